@@ -1,0 +1,9 @@
+export { loadConfig, loadConfigOrExit, settingsTable } from './config.js';
+export type { Config, EventStoreSettings, LoadConfigOptions, ServiceName } from './config.js';
+export { ConfigError, ConfigErrorCode, isConfigError } from './config.errors.js';
+export type { ConfigIssue } from './config.errors.js';
+export { Secret, isSecret } from './secret.js';
+export { SETTINGS } from './settings.js';
+export type { SettingName } from './settings.js';
+export { loadTestEnvironment } from './test-environment.js';
+export type { TestEnvironment } from './test-environment.js';

@@ -1,0 +1,330 @@
+import { z } from 'zod';
+import { Secret } from './secret.js';
+
+/**
+ * One environment variable: how it is parsed, what it is for, and what a bad value is told.
+ * The README's settings table is generated from these definitions (`sscontrol config doc`).
+ */
+export interface SettingDefinition<T> {
+  /** Parses the raw string (undefined when unset or empty). */
+  readonly schema: z.ZodType<T, string | undefined>;
+  /** What a valid value looks like, used in the one-line error: "expected …". */
+  readonly expected: string;
+  /** What the setting does. */
+  readonly description: string;
+  /** The default as shown in docs, or undefined when the setting is optional or required. */
+  readonly defaultShown?: string;
+  /** Secret values are never echoed back in errors and are typed {@link Secret}. */
+  readonly secret?: boolean;
+  /** Which processes read it. */
+  readonly usedBy: readonly ('signaling' | 'control' | 'cli' | 'all')[];
+}
+
+function def<T>(d: SettingDefinition<T>): SettingDefinition<T> {
+  return d;
+}
+
+const blankToUndefined = (v: string | undefined): string | undefined =>
+  v === undefined || v.trim() === '' ? undefined : v.trim();
+
+function str(): z.ZodType<string | undefined, string | undefined>;
+function str(defaultValue: string): z.ZodType<string, string | undefined>;
+function str(defaultValue?: string): z.ZodType<string | undefined, string | undefined> {
+  return z
+    .string()
+    .optional()
+    .transform(blankToUndefined)
+    .transform((v) => v ?? defaultValue);
+}
+
+function requiredStr() {
+  return z
+    .string()
+    .optional()
+    .transform(blankToUndefined)
+    .pipe(z.string());
+}
+
+function int(min: number, max: number, defaultValue: number) {
+  return z
+    .string()
+    .optional()
+    .transform(blankToUndefined)
+    .pipe(
+      z
+        .string()
+        .regex(/^-?\d+$/)
+        .transform(Number)
+        .pipe(z.number().int().min(min).max(max))
+        .optional(),
+    )
+    .transform((v) => v ?? defaultValue);
+}
+
+function ratio(defaultValue: number) {
+  return z
+    .string()
+    .optional()
+    .transform(blankToUndefined)
+    .pipe(
+      z
+        .string()
+        .regex(/^\d+(\.\d+)?$/)
+        .transform(Number)
+        .pipe(z.number().min(0).max(1))
+        .optional(),
+    )
+    .transform((v) => v ?? defaultValue);
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T, defaultValue: T[number]) {
+  return z
+    .string()
+    .optional()
+    .transform(blankToUndefined)
+    .pipe(z.enum(values).optional())
+    .transform((v) => v ?? defaultValue);
+}
+
+function bool(defaultValue: boolean) {
+  return z
+    .string()
+    .optional()
+    .transform(blankToUndefined)
+    .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']).optional())
+    .transform((v) => (v === undefined ? defaultValue : ['true', '1', 'yes'].includes(v)));
+}
+
+function url(protocols: readonly string[], defaultValue?: string) {
+  return z
+    .string()
+    .optional()
+    .transform(blankToUndefined)
+    .transform((v) => v ?? defaultValue)
+    .pipe(
+      z
+        .string()
+        .refine((v) => {
+          try {
+            return protocols.includes(new URL(v).protocol);
+          } catch {
+            return false;
+          }
+        })
+        .optional(),
+    );
+}
+
+function secretUrl(protocols: readonly string[], defaultValue?: string) {
+  return url(protocols, defaultValue).transform((v) => (v === undefined ? undefined : new Secret(v)));
+}
+
+function secret() {
+  return z
+    .string()
+    .optional()
+    .transform(blankToUndefined)
+    .transform((v) => (v === undefined ? undefined : new Secret(v)));
+}
+
+const host = (d: string) => str(d).pipe(z.string().regex(/^[A-Za-z0-9.:[\]-]+$/));
+
+/** Every setting sscontrol reads, by environment variable name. */
+export const SETTINGS = {
+  NODE_ENV: def({
+    schema: oneOf(['development', 'production', 'test'] as const, 'development'),
+    expected: 'one of development, production, test',
+    description: 'Runtime mode. `production` turns on stricter start-up checks.',
+    defaultShown: 'development',
+    usedBy: ['all'],
+  }),
+  SSCONTROL_DATA_DIR: def({
+    schema: str('./var'),
+    expected: 'a directory path',
+    description:
+      'Where the embedded mode keeps its data: the SQLite event store, keys, audit anchors and backups. Relative paths are resolved against the working directory.',
+    defaultShown: './var',
+    usedBy: ['all'],
+  }),
+  SSCONTROL_INSTANCE_ID: def({
+    schema: str().pipe(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9._-]{1,64}$/)
+        .optional(),
+    ),
+    expected: '1-64 characters of A-Z a-z 0-9 . _ -',
+    description:
+      'Name of this process in audit events, traces and metrics. Defaults to `<hostname>-<service>`.',
+    usedBy: ['all'],
+  }),
+  LOG_LEVEL: def({
+    schema: oneOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info'),
+    expected: 'one of trace, debug, info, warn, error, fatal, silent',
+    description: 'Minimum level of the JSON log lines written to stdout.',
+    defaultShown: 'info',
+    usedBy: ['all'],
+  }),
+  SIGNALING_HOST: def({
+    schema: host('0.0.0.0'),
+    expected: 'an IP address or host name to listen on',
+    description: 'Address the signaling gateway listens on.',
+    defaultShown: '0.0.0.0',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_PORT: def({
+    schema: int(0, 65535, 8080),
+    expected: 'an integer port from 0 to 65535',
+    description: 'Port of the signaling gateway: WebSocket `/ws`, `/health`, `/metrics`.',
+    defaultShown: '8080',
+    usedBy: ['signaling'],
+  }),
+  CONTROL_HOST: def({
+    schema: host('0.0.0.0'),
+    expected: 'an IP address or host name to listen on',
+    description: 'Address the control API listens on.',
+    defaultShown: '0.0.0.0',
+    usedBy: ['control'],
+  }),
+  CONTROL_PORT: def({
+    schema: int(0, 65535, 8081),
+    expected: 'an integer port from 0 to 65535',
+    description: 'Port of the control API: `/health`, `/metrics`, the operator API.',
+    defaultShown: '8081',
+    usedBy: ['control'],
+  }),
+  REDIS_URL: def({
+    schema: secretUrl(['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+    expected: 'a redis:// or rediss:// URL',
+    description:
+      'Redis for scheduled jobs and multi-instance signaling. Without it signaling runs as a single instance and jobs wait until it appears.',
+    defaultShown: 'redis://127.0.0.1:6379',
+    secret: true,
+    usedBy: ['signaling', 'control'],
+  }),
+  EVENT_STORE: def({
+    schema: oneOf(['sqlite', 'postgres', 'kurrentdb'] as const, 'sqlite'),
+    expected: 'one of sqlite, postgres, kurrentdb',
+    description: 'Event store backend of the audit trail.',
+    defaultShown: 'sqlite',
+    usedBy: ['all'],
+  }),
+  EVENT_STORE_SQLITE_PATH: def({
+    schema: str(),
+    expected: 'a file path',
+    description: 'SQLite database file. Defaults to `<SSCONTROL_DATA_DIR>/events.db`.',
+    usedBy: ['all'],
+  }),
+  EVENT_STORE_POSTGRES_URL: def({
+    schema: secretUrl(['postgres:', 'postgresql:']),
+    expected: 'a postgres:// URL (required when EVENT_STORE=postgres)',
+    description: 'PostgreSQL connection URL of the event store.',
+    secret: true,
+    usedBy: ['all'],
+  }),
+  EVENT_STORE_POSTGRES_SCHEMA: def({
+    schema: str('sscontrol').pipe(z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/)),
+    expected: 'a lower-case SQL identifier',
+    description: 'Schema that holds the event store tables (created by `sscontrol migrate`).',
+    defaultShown: 'sscontrol',
+    usedBy: ['all'],
+  }),
+  EVENT_STORE_POSTGRES_POOL_MAX: def({
+    schema: int(2, 200, 10),
+    expected: 'an integer from 2 to 200',
+    description: 'Maximum PostgreSQL connections per process.',
+    defaultShown: '10',
+    usedBy: ['all'],
+  }),
+  KURRENTDB_URL: def({
+    schema: secretUrl(['kurrentdb:', 'kurrent:', 'kdb:', 'esdb:', 'kurrentdb+discover:', 'kdb+discover:', 'esdb+discover:']),
+    expected: 'a kurrentdb:// connection string (required when EVENT_STORE=kurrentdb)',
+    description: 'KurrentDB / EventStoreDB connection string.',
+    secret: true,
+    usedBy: ['all'],
+  }),
+  EVENT_STORE_BATCH_MAX_EVENTS: def({
+    schema: int(1, 10_000, 1000),
+    expected: 'an integer from 1 to 10000',
+    description: 'Group commit: most events committed in one transaction.',
+    defaultShown: '1000',
+    usedBy: ['all'],
+  }),
+  EVENT_STORE_BATCH_WINDOW_MS: def({
+    schema: int(0, 100, 0),
+    expected: 'an integer from 0 to 100',
+    description:
+      'Group commit: how long a commit waits for more appends. 0 commits as soon as the previous commit is done (appends arriving meanwhile share the next commit).',
+    defaultShown: '0',
+    usedBy: ['all'],
+  }),
+  EVENT_STORE_MAX_PENDING_EVENTS: def({
+    schema: int(100, 10_000_000, 100_000),
+    expected: 'an integer from 100 to 10000000',
+    description:
+      'Appends queued beyond this are refused with `event_store_overloaded` instead of growing memory without bound.',
+    defaultShown: '100000',
+    usedBy: ['all'],
+  }),
+  AUDIT_CHECKPOINT_EVERY_EVENTS: def({
+    schema: int(1, 1_000_000, 10_000),
+    expected: 'an integer from 1 to 1000000',
+    description: 'A signed checkpoint seals the trail at least every this many events…',
+    defaultShown: '10000',
+    usedBy: ['all'],
+  }),
+  AUDIT_CHECKPOINT_EVERY_MS: def({
+    schema: int(100, 3_600_000, 60_000),
+    expected: 'an integer from 100 to 3600000',
+    description: '…and at least this often while events arrive.',
+    defaultShown: '60000',
+    usedBy: ['all'],
+  }),
+  AUDIT_ANCHOR_DIR: def({
+    schema: str(),
+    expected: 'a directory path',
+    description:
+      'Directory outside the store where every signed checkpoint and the checkpoint public keys are also written, so truncation or rollback of the store is detected. Put it on other storage in production. Defaults to `<SSCONTROL_DATA_DIR>/audit-anchors`.',
+    usedBy: ['all'],
+  }),
+  AUDIT_KEYS_DIR: def({
+    schema: str(),
+    expected: 'a directory path',
+    description:
+      'Directory of the Ed25519 checkpoint signing keys (mode 0600). Defaults to `<SSCONTROL_DATA_DIR>/keys`.',
+    usedBy: ['all'],
+  }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: def({
+    schema: url(['http:', 'https:']),
+    expected: 'an http(s):// URL of an OTLP/HTTP receiver',
+    description:
+      'When set, traces are exported over OTLP/HTTP to `<endpoint>/v1/traces`. Unset: spans are still created (trace ids in logs and events) but not exported.',
+    usedBy: ['all'],
+  }),
+  OTEL_EXPORTER_OTLP_HEADERS: def({
+    schema: secret(),
+    expected: 'comma-separated key=value pairs',
+    description: 'Headers sent with OTLP exports (e.g. an API key).',
+    secret: true,
+    usedBy: ['all'],
+  }),
+  OTEL_TRACES_SAMPLE_RATIO: def({
+    schema: ratio(1),
+    expected: 'a number from 0 to 1',
+    description: 'Share of new traces sampled (parent decisions are followed).',
+    defaultShown: '1',
+    usedBy: ['all'],
+  }),
+  METRICS_ENABLED: def({
+    schema: bool(true),
+    expected: 'true or false',
+    description: 'Serve Prometheus metrics at `/metrics`.',
+    defaultShown: 'true',
+    usedBy: ['signaling', 'control'],
+  }),
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+export type RawSettings = {
+  [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']>;
+};

@@ -1,0 +1,80 @@
+import pg from 'pg';
+import type { ChainRecord } from '../chain.js';
+import type { EventStoreSettings } from '../open-event-store.js';
+import { SqliteReader } from '../sqlite/sqlite-reader.js';
+
+/** Read-only access to the chained log, opened from settings (also inside worker threads). */
+export interface ChainReader {
+  /** Pages of records with position in (after, to], in order. */
+  pages(after: number, to: number, batchSize: number): AsyncIterable<ChainRecord[]>;
+  close(): Promise<void>;
+}
+
+type Row = [number, string, number, string, string, number, number, string, string, string, string, string];
+
+function toRecord(r: Row): ChainRecord {
+  return {
+    position: r[0],
+    streamId: r[1],
+    revision: r[2],
+    eventId: r[3],
+    type: r[4],
+    schemaVersion: r[5],
+    recordedAtMs: r[6],
+    metadataJson: r[7],
+    dataJson: r[8],
+    dataDigest: r[9],
+    prevHash: r[10],
+    hash: r[11],
+  };
+}
+
+/** Opens a chain reader for sqlite or postgres (null for backends read through the store itself). */
+export async function openChainReader(settings: EventStoreSettings): Promise<ChainReader | null> {
+  switch (settings.backend) {
+    case 'sqlite': {
+      const reader = new SqliteReader(settings.sqlite.path);
+      return {
+        async *pages(after, to, batchSize) {
+          let from = after;
+          for (;;) {
+            const page = reader.chainPage(from, to, batchSize);
+            if (page.length > 0) yield page;
+            if (page.length < batchSize) return;
+            from = page[page.length - 1]!.position;
+          }
+        },
+        close: async () => reader.close(),
+      };
+    }
+    case 'postgres': {
+      const client = new pg.Client({
+        connectionString: settings.postgres.url,
+        types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) } as unknown as pg.CustomTypesConfig,
+      });
+      await client.connect();
+      const q = `"${settings.postgres.schema}"`;
+      return {
+        async *pages(after, to, batchSize) {
+          let from = after;
+          for (;;) {
+            const res = await client.query({
+              text: `SELECT position, stream_id, revision, event_id, type, schema_version, recorded_at, metadata, data,
+                       data_digest, prev_hash, hash FROM ${q}.events WHERE position > $1 AND position <= $2
+                     ORDER BY position LIMIT $3`,
+              values: [from, Math.min(to, Number.MAX_SAFE_INTEGER), batchSize],
+              rowMode: 'array',
+            });
+            const page = (res.rows as Row[]).map(toRecord);
+            if (page.length > 0) yield page;
+            if (page.length < batchSize) return;
+            from = page[page.length - 1]!.position;
+          }
+        },
+        close: () => client.end(),
+      };
+    }
+    case 'kurrentdb':
+      return null;
+  }
+}
