@@ -30,6 +30,8 @@ const common = {
 
 export default {
   globalSetup: '<rootDir>/libs/testing/src/global-setup.js',
+  // Applies to every project (Jest ignores testTimeout inside a project entry).
+  testTimeout: 60_000,
   reporters: ['default', '<rootDir>/libs/testing/src/summary-reporter.js'],
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,bench}/**/*.spec.ts'] },
@@ -37,13 +39,11 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'],
-      testTimeout: 60_000,
     },
     {
       ...common,
       displayName: 'e2e',
       testMatch: ['<rootDir>/{apps,libs}/**/test/*.e2e-spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
-      testTimeout: 120_000,
     },
   ],
 };

@@ -12,8 +12,9 @@ import { transformFile } from '@swc/core';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = path.join(root, 'dist');
 const stamp = path.join(outDir, '.build-stamp');
-const roots = ['apps', 'libs'];
-const isTest = (f) => /\.(spec|int-spec|e2e-spec)\.ts$/.test(f) || f.includes(`${path.sep}test${path.sep}`);
+const roots = ['apps', 'libs', 'bench'];
+const isTest = (f) =>
+  /\.(spec|int-spec|e2e-spec)\.ts$/.test(f) || f.includes(`${path.sep}test${path.sep}`);
 
 async function* walk(dir) {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -39,7 +40,10 @@ async function newestMtime(files) {
 
 const files = await sources();
 if (process.argv.includes('--if-needed')) {
-  const built = await stat(stamp).then((s) => s.mtimeMs, () => 0);
+  const built = await stat(stamp).then(
+    (s) => s.mtimeMs,
+    () => 0,
+  );
   if (built >= (await newestMtime(files))) process.exit(0);
 }
 await rm(outDir, { recursive: true, force: true });

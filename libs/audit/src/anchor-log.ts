@@ -1,4 +1,12 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { checkpointSchema, type Checkpoint } from './catalogue/audit-trail.events.js';
 import type { CheckpointPublicKey } from './checkpoint-keys.js';
@@ -88,8 +96,16 @@ export class AnchorLog {
   keys(): AnchorContents<CheckpointPublicKey> {
     return readLines(this.keysFile, (v) => {
       const k = v as Partial<CheckpointPublicKey>;
-      return typeof k.keyId === 'string' && typeof k.publicKey === 'string' && typeof k.fingerprint === 'string'
-        ? { keyId: k.keyId, fingerprint: k.fingerprint, publicKey: k.publicKey, endorsedBy: k.endorsedBy ?? null, endorsement: k.endorsement ?? null }
+      return typeof k.keyId === 'string' &&
+        typeof k.publicKey === 'string' &&
+        typeof k.fingerprint === 'string'
+        ? {
+            keyId: k.keyId,
+            fingerprint: k.fingerprint,
+            publicKey: k.publicKey,
+            endorsedBy: k.endorsedBy ?? null,
+            endorsement: k.endorsement ?? null,
+          }
         : null;
     });
   }

@@ -22,21 +22,32 @@ export interface AuditRecord<T extends AuditEventType = AuditEventType> {
 }
 
 /** Lifts a stored payload to the latest version of its type, through each upcaster in turn. */
-export function upcast(type: string, version: number, data: unknown): { version: number; data: unknown } {
+export function upcast(
+  type: string,
+  version: number,
+  data: unknown,
+): { version: number; data: unknown } {
   const def = definitionOf(type);
-  if (!def) throw new AuditError(AuditErrorCode.UnknownEventType, `unknown audit event type ${type}`);
+  if (!def)
+    throw new AuditError(AuditErrorCode.UnknownEventType, `unknown audit event type ${type}`);
   let v = version;
   let d = data;
   while (v < def.version) {
     const up = def.upcasters[v];
     if (!up) {
-      throw new AuditError(AuditErrorCode.InvalidEvent, `${type}: no upcaster from version ${v} to ${v + 1}`);
+      throw new AuditError(
+        AuditErrorCode.InvalidEvent,
+        `${type}: no upcaster from version ${v} to ${v + 1}`,
+      );
     }
     d = up(d);
     v++;
   }
   if (v > def.version) {
-    throw new AuditError(AuditErrorCode.InvalidEvent, `${type}: version ${v} is newer than this release knows (${def.version})`);
+    throw new AuditError(
+      AuditErrorCode.InvalidEvent,
+      `${type}: version ${v} is newer than this release knows (${def.version})`,
+    );
   }
   return { version: v, data: d };
 }
@@ -48,7 +59,8 @@ export function upcast(type: string, version: number, data: unknown): { version:
  */
 export function decodeAuditEvent(event: RecordedEvent): AuditRecord {
   const def = definitionOf(event.type);
-  if (!def) throw new AuditError(AuditErrorCode.UnknownEventType, `unknown audit event type ${event.type}`);
+  if (!def)
+    throw new AuditError(AuditErrorCode.UnknownEventType, `unknown audit event type ${event.type}`);
   const lifted = upcast(event.type, event.schemaVersion, event.data);
   const data = def.schema.safeParse(lifted.data);
   if (!data.success) {
@@ -59,7 +71,10 @@ export function decodeAuditEvent(event: RecordedEvent): AuditRecord {
   }
   const envelope = envelopeSchema.safeParse(event.metadata);
   if (!envelope.success) {
-    throw new AuditError(AuditErrorCode.InvalidEvent, `${event.type} at position ${event.position}: malformed envelope`);
+    throw new AuditError(
+      AuditErrorCode.InvalidEvent,
+      `${event.type} at position ${event.position}: malformed envelope`,
+    );
   }
   return {
     position: event.position,

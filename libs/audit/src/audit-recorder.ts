@@ -32,7 +32,7 @@ export interface AuditRecorderOptions {
    * Processes pass `Secret.registry` from @sscontrol/config.
    */
   readonly secrets?: () => Iterable<string>;
-  /** Told about every append that failed (metrics, logs). */
+  /** Told about every append that could not be recorded (metrics, logs); not about conflicts. */
   readonly onFailure?: (type: string, error: unknown) => void;
   /** Told about every recorded event (metrics). */
   readonly onRecorded?: (type: string, durationMs: number) => void;
@@ -69,6 +69,11 @@ export class AuditRecorder {
     return this.options.store;
   }
 
+  /** The process this recorder stamps on every event. */
+  get source(): Source {
+    return this.options.source;
+  }
+
   /** Validates, envelopes and durably appends one event to its stream. */
   async record<T extends AuditEventType>(
     type: T,
@@ -76,7 +81,11 @@ export class AuditRecorder {
     context: AuditContext,
     options: { id?: string; expectedRevision?: ExpectedRevision } = {},
   ): Promise<RecordedAudit> {
-    const [recorded] = await this.recordAll([{ type, data, ...(options.id ? { id: options.id } : {}) }], context, options.expectedRevision);
+    const [recorded] = await this.recordAll(
+      [{ type, data, ...(options.id ? { id: options.id } : {}) }],
+      context,
+      options.expectedRevision,
+    );
     return recorded!;
   }
 
@@ -105,19 +114,29 @@ export class AuditRecorder {
         id: p.event.id,
         type: p.event.type,
       }));
-      for (const p of prepared) this.options.onRecorded?.(p.event.type, performance.now() - started);
+      for (const p of prepared)
+        this.options.onRecorded?.(p.event.type, performance.now() - started);
       return records;
     } catch (error) {
-      for (const p of prepared) this.options.onFailure?.(p.event.type, error);
+      const conflict =
+        isEventStoreError(error) &&
+        (error.code === EventStoreErrorCode.WrongExpectedRevision ||
+          error.code === EventStoreErrorCode.DuplicateEvent);
+      // A conflict is an answer (optimistic concurrency), not a failure to record.
+      if (!conflict) for (const p of prepared) this.options.onFailure?.(p.event.type, error);
       if (isEventStoreError(error)) {
         switch (error.code) {
           case EventStoreErrorCode.Unavailable:
           case EventStoreErrorCode.Overloaded:
           case EventStoreErrorCode.Closed:
           case EventStoreErrorCode.Misconfigured:
-            throw new AuditError(AuditErrorCode.Unavailable, `audit event ${prepared[0]!.event.type} could not be recorded: ${error.message}`, {
-              cause: error,
-            });
+            throw new AuditError(
+              AuditErrorCode.Unavailable,
+              `audit event ${prepared[0]!.event.type} could not be recorded: ${error.message}`,
+              {
+                cause: error,
+              },
+            );
           case EventStoreErrorCode.InvalidEvent:
             throw new AuditError(AuditErrorCode.InvalidEvent, error.message, { cause: error });
           case EventStoreErrorCode.WrongExpectedRevision:
@@ -125,15 +144,23 @@ export class AuditRecorder {
             throw error;
         }
       }
-      throw new AuditError(AuditErrorCode.Unavailable, `audit event could not be recorded: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw new AuditError(
+        AuditErrorCode.Unavailable,
+        `audit event could not be recorded: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
   private prepare(input: AuditEventInput, context: AuditContext) {
     const def = definitionOf(input.type);
-    if (!def) throw new AuditError(AuditErrorCode.UnknownEventType, `unknown audit event type ${input.type}`);
+    if (!def)
+      throw new AuditError(
+        AuditErrorCode.UnknownEventType,
+        `unknown audit event type ${input.type}`,
+      );
     const parsed = def.schema.safeParse(input.data);
     if (!parsed.success) {
       throw new AuditError(
@@ -142,7 +169,8 @@ export class AuditRecorder {
       );
     }
     const span = trace.getActiveSpan()?.spanContext();
-    const traced = span && trace.isSpanContextValid(span) ? { traceId: span.traceId, spanId: span.spanId } : {};
+    const traced =
+      span && trace.isSpanContextValid(span) ? { traceId: span.traceId, spanId: span.spanId } : {};
     const envelope: Envelope = {
       occurredAt: (context.occurredAt ?? new Date()).toISOString(),
       actor: context.actor,
@@ -180,7 +208,10 @@ export class AuditRecorder {
     for (const secret of secrets) {
       if (secret.length < MIN_SECRET_LENGTH) continue;
       if (text.includes(secret) || text.includes(JSON.stringify(secret).slice(1, -1))) {
-        throw new AuditError(AuditErrorCode.SecretInEvent, `${type}: the event contains a secret value and was not recorded`);
+        throw new AuditError(
+          AuditErrorCode.SecretInEvent,
+          `${type}: the event contains a secret value and was not recorded`,
+        );
       }
     }
   }

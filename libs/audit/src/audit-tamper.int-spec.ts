@@ -46,12 +46,27 @@ interface Tamperer {
 
 interface Backend {
   readonly name: string;
-  open(): Promise<{ store: EventStore; settings: EventStoreSettings; tamper: Tamperer; cleanup(): Promise<void> }>;
+  open(): Promise<{
+    store: EventStore;
+    settings: EventStoreSettings;
+    tamper: Tamperer;
+    cleanup(): Promise<void>;
+  }>;
 }
 
 const COLS: (keyof Row)[] = [
-  'position', 'stream_id', 'revision', 'event_id', 'type', 'schema_version', 'recorded_at',
-  'metadata', 'data', 'data_digest', 'prev_hash', 'hash',
+  'position',
+  'stream_id',
+  'revision',
+  'event_id',
+  'type',
+  'schema_version',
+  'recorded_at',
+  'metadata',
+  'data',
+  'data_digest',
+  'prev_hash',
+  'hash',
 ];
 
 const sqlite: Backend = {
@@ -69,16 +84,25 @@ const sqlite: Backend = {
         row: async (p) => db.prepare('SELECT * FROM events WHERE position = ?').get(p) as Row,
         update: async (p, c) => {
           const keys = Object.keys(c);
-          db.prepare(`UPDATE events SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE position = ?`).run(...Object.values(c), p);
+          db.prepare(
+            `UPDATE events SET ${keys.map((k) => `${k} = ?`).join(', ')} WHERE position = ?`,
+          ).run(...Object.values(c), p);
         },
         remove: async (p) => void db.prepare('DELETE FROM events WHERE position = ?').run(p),
         removeAfter: async (p) => void db.prepare('DELETE FROM events WHERE position > ?').run(p),
         shift: async (after, delta) => {
-          db.prepare('UPDATE events SET position = -(position + ?) WHERE position > ?').run(delta, after);
+          db.prepare('UPDATE events SET position = -(position + ?) WHERE position > ?').run(
+            delta,
+            after,
+          );
           db.prepare('UPDATE events SET position = -position WHERE position < 0').run();
         },
         insert: async (r) =>
-          void db.prepare(`INSERT INTO events (${COLS.join(', ')}) VALUES (${COLS.map(() => '?').join(', ')})`).run(...COLS.map((c) => r[c])),
+          void db
+            .prepare(
+              `INSERT INTO events (${COLS.join(', ')}) VALUES (${COLS.map(() => '?').join(', ')})`,
+            )
+            .run(...COLS.map((c) => r[c])),
       },
       cleanup: async () => {
         db.close();
@@ -95,7 +119,9 @@ const postgres: Backend = {
     const store = await createPostgresEventStore({ connectionString: pg.url, schema: pg.schema });
     const t = `"${pg.schema}".events`;
     const syncHead = () =>
-      pg.query(`UPDATE "${pg.schema}".head SET position = e.position, hash = e.hash FROM (SELECT position, hash FROM ${t} ORDER BY position DESC LIMIT 1) e WHERE id = 1`);
+      pg.query(
+        `UPDATE "${pg.schema}".head SET position = e.position, hash = e.hash FROM (SELECT position, hash FROM ${t} ORDER BY position DESC LIMIT 1) e WHERE id = 1`,
+      );
     return {
       store,
       settings: { backend: 'postgres', postgres: { url: pg.url, schema: pg.schema } },
@@ -103,11 +129,19 @@ const postgres: Backend = {
         row: async (p) => {
           const r = await pg.query<Row>(`SELECT * FROM ${t} WHERE position = $1`, [p]);
           const row = r.rows[0]!;
-          return { ...row, position: Number(row.position), revision: Number(row.revision), recorded_at: Number(row.recorded_at) };
+          return {
+            ...row,
+            position: Number(row.position),
+            revision: Number(row.revision),
+            recorded_at: Number(row.recorded_at),
+          };
         },
         update: async (p, c) => {
           const keys = Object.keys(c);
-          await pg.query(`UPDATE ${t} SET ${keys.map((k, i) => `${k} = $${i + 1}`).join(', ')} WHERE position = $${keys.length + 1}`, [...Object.values(c), p]);
+          await pg.query(
+            `UPDATE ${t} SET ${keys.map((k, i) => `${k} = $${i + 1}`).join(', ')} WHERE position = $${keys.length + 1}`,
+            [...Object.values(c), p],
+          );
         },
         remove: async (p) => void (await pg.query(`DELETE FROM ${t} WHERE position = $1`, [p])),
         // A careful attacker also rewinds the head row, so the store looks whole.
@@ -116,12 +150,18 @@ const postgres: Backend = {
           await syncHead();
         },
         shift: async (after, delta) => {
-          await pg.query(`UPDATE ${t} SET position = -(position + $1) WHERE position > $2`, [delta, after]);
+          await pg.query(`UPDATE ${t} SET position = -(position + $1) WHERE position > $2`, [
+            delta,
+            after,
+          ]);
           await pg.query(`UPDATE ${t} SET position = -position WHERE position < 0`);
           await syncHead();
         },
         insert: async (r) => {
-          await pg.query(`INSERT INTO ${t} (${COLS.join(', ')}) VALUES (${COLS.map((_, i) => `$${i + 1}`).join(', ')})`, COLS.map((c) => r[c]));
+          await pg.query(
+            `INSERT INTO ${t} (${COLS.join(', ')}) VALUES (${COLS.map((_, i) => `$${i + 1}`).join(', ')})`,
+            COLS.map((c) => r[c]),
+          );
           await syncHead();
         },
       },
@@ -156,7 +196,9 @@ describe.each([sqlite, postgres])('audit trail tamper evidence: $name', (backend
   let firstKeyPem: string;
 
   const anchorDir = () => path.join(dirs.path, 'anchors');
-  const verify = (extra: { trustedKeys?: string[]; anchors?: boolean } = {}): Promise<VerifyReport> =>
+  const verify = (
+    extra: { trustedKeys?: string[]; anchors?: boolean } = {},
+  ): Promise<VerifyReport> =>
     verifyAuditTrail({
       store,
       settings,
@@ -168,9 +210,15 @@ describe.each([sqlite, postgres])('audit trail tamper evidence: $name', (backend
   beforeEach(async () => {
     ({ store, settings, tamper, cleanup } = await backend.open());
     dirs = tempDir();
-    recorder = new AuditRecorder({ store, source: { service: 'control', instance: 'test-1', version: '0.0.0' } });
+    recorder = new AuditRecorder({
+      store,
+      source: { service: 'control', instance: 'test-1', version: '0.0.0' },
+    });
     keys = new CheckpointKeys(path.join(dirs.path, 'keys'), store.info.storeId);
-    sealer = new CheckpointSealer(store, recorder, keys, anchorDir(), { everyEvents: 1_000_000, everyMs: 3_600_000 });
+    sealer = new CheckpointSealer(store, recorder, keys, anchorDir(), {
+      everyEvents: 1_000_000,
+      everyMs: 3_600_000,
+    });
     await sealer.start();
     firstKeyPem = keys.active().public.publicKey;
     const actor = { type: 'device' as const, id: 'dev-1', ip: '10.0.0.7' };
@@ -179,11 +227,25 @@ describe.each([sqlite, postgres])('audit trail tamper evidence: $name', (backend
         Array.from({ length: 100 }, (_, i) => {
           const n = batch * 100 + i;
           return n % 2 === 0
-            ? recorder.record('connection.opened', {
-                connectionId: `c${n}`, subject: `dev-${n % 7}`, role: 'host', ip: '10.0.0.7', tokenId: `t${n}`,
-                keyId: 'ct-1', keyFingerprint: 'ab'.repeat(8), instance: 'sig-1',
-              }, { actor })
-            : recorder.record('connection.closed', { connectionId: `c${n - 1}`, code: 1000, reason: 'bye', durationMs: n }, { actor });
+            ? recorder.record(
+                'connection.opened',
+                {
+                  connectionId: `c${n}`,
+                  subject: `dev-${n % 7}`,
+                  role: 'host',
+                  ip: '10.0.0.7',
+                  tokenId: `t${n}`,
+                  keyId: 'ct-1',
+                  keyFingerprint: 'ab'.repeat(8),
+                  instance: 'sig-1',
+                },
+                { actor },
+              )
+            : recorder.record(
+                'connection.closed',
+                { connectionId: `c${n - 1}`, code: 1000, reason: 'bye', durationMs: n },
+                { actor },
+              );
         }),
       );
       expect(await sealer.sealNow()).not.toBeNull();
@@ -214,14 +276,22 @@ describe.each([sqlite, postgres])('audit trail tamper evidence: $name', (backend
     const before = await tamper.row(120);
     await tamper.update(120, { data: before.data.replace(/}$/, ',"alibi":true}') });
     const { failure } = await verify();
-    expect(failure).toMatchObject({ class: TamperClass.Modified, position: 120, streamId: before.stream_id });
+    expect(failure).toMatchObject({
+      class: TamperClass.Modified,
+      position: 120,
+      streamId: before.stream_id,
+    });
   });
 
   it('modified: a payload changed with its digest and hash recomputed', async () => {
     const row = await tamper.row(121);
     const data = row.data.replace(/}$/, ',"alibi":true}');
     const changed = { ...row, data, data_digest: payloadDigest(data) };
-    await tamper.update(121, { data, data_digest: changed.data_digest, hash: rehash(changed, row.prev_hash) });
+    await tamper.update(121, {
+      data,
+      data_digest: changed.data_digest,
+      hash: rehash(changed, row.prev_hash),
+    });
     const { failure } = await verify();
     expect(failure).toMatchObject({ class: TamperClass.Modified, position: 121 });
   });
@@ -242,7 +312,17 @@ describe.each([sqlite, postgres])('audit trail tamper evidence: $name', (backend
   it('inserted: a forged event with a valid hash placed between two events', async () => {
     const before = await tamper.row(200);
     const data = JSON.stringify({ forged: true });
-    const forged: Row = { ...before, position: 201, event_id: '01900000-0000-7000-8000-00000000f00d', stream_id: 'connection-forged', revision: 0, data, data_digest: payloadDigest(data), prev_hash: before.hash, hash: '' };
+    const forged: Row = {
+      ...before,
+      position: 201,
+      event_id: '01900000-0000-7000-8000-00000000f00d',
+      stream_id: 'connection-forged',
+      revision: 0,
+      data,
+      data_digest: payloadDigest(data),
+      prev_hash: before.hash,
+      hash: '',
+    };
     forged.hash = rehash(forged, before.hash);
     await tamper.shift(200, 1);
     await tamper.insert(forged);
@@ -269,28 +349,68 @@ describe.each([sqlite, postgres])('audit trail tamper evidence: $name', (backend
 
   it('bad signature: a checkpoint whose signature does not verify', async () => {
     const last = sealer.lastCheckpoint!;
-    await recorder.record('connection.closed', { connectionId: 'cx', code: 1000, reason: '', durationMs: 1 }, { actor: { type: 'system', id: 't' } });
+    await recorder.record(
+      'connection.closed',
+      { connectionId: 'cx', code: 1000, reason: '', durationMs: 1 },
+      { actor: { type: 'system', id: 't' } },
+    );
     const head = await store.head();
     const key = keys.active();
-    const unsigned = { ...last, seq: last.seq + 1, fromPosition: last.toPosition + 1, toPosition: head.position, count: head.position - last.toPosition, headHash: head.hash, anchors: [], prevSignature: last.signature, signedAt: new Date().toISOString() };
+    const unsigned = {
+      ...last,
+      seq: last.seq + 1,
+      fromPosition: last.toPosition + 1,
+      toPosition: head.position,
+      count: head.position - last.toPosition,
+      headHash: head.hash,
+      anchors: [],
+      prevSignature: last.signature,
+      signedAt: new Date().toISOString(),
+    };
     const good = signBytes(key.privateKey, checkpointSigningPayload(unsigned));
     const bad = Buffer.from(good, 'base64');
     bad[5] = bad[5]! ^ 0xff;
     const forged: Checkpoint = { ...unsigned, signature: bad.toString('base64') };
-    await recorder.record('audit.checkpointed', forged, { actor: { type: 'system', id: 'checkpoint-sealer' } });
+    await recorder.record('audit.checkpointed', forged, {
+      actor: { type: 'system', id: 'checkpoint-sealer' },
+    });
     const { failure } = await verify();
-    expect(failure).toMatchObject({ class: TamperClass.BadSignature, position: last.toPosition + 1, checkpointSeq: last.seq + 1 });
+    expect(failure).toMatchObject({
+      class: TamperClass.BadSignature,
+      position: last.toPosition + 1,
+      checkpointSeq: last.seq + 1,
+    });
   });
 
   it('unknown key: a checkpoint signed with a key nobody endorsed', async () => {
     const last = sealer.lastCheckpoint!;
-    await recorder.record('connection.closed', { connectionId: 'cy', code: 1000, reason: '', durationMs: 1 }, { actor: { type: 'system', id: 't' } });
+    await recorder.record(
+      'connection.closed',
+      { connectionId: 'cy', code: 1000, reason: '', durationMs: 1 },
+      { actor: { type: 'system', id: 't' } },
+    );
     const head = await store.head();
     const rogue = generateKeyPairSync('ed25519');
     const roguePem = rogue.publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    const unsigned = { ...last, seq: last.seq + 1, fromPosition: last.toPosition + 1, toPosition: head.position, count: head.position - last.toPosition, headHash: head.hash, anchors: [], prevSignature: last.signature, keyId: checkpointKeyId(roguePem), signedAt: new Date().toISOString() };
-    const forged: Checkpoint = { ...unsigned, signature: signBytes(rogue.privateKey, checkpointSigningPayload(unsigned)) };
-    await recorder.record('audit.checkpointed', forged, { actor: { type: 'system', id: 'checkpoint-sealer' } });
+    const unsigned = {
+      ...last,
+      seq: last.seq + 1,
+      fromPosition: last.toPosition + 1,
+      toPosition: head.position,
+      count: head.position - last.toPosition,
+      headHash: head.hash,
+      anchors: [],
+      prevSignature: last.signature,
+      keyId: checkpointKeyId(roguePem),
+      signedAt: new Date().toISOString(),
+    };
+    const forged: Checkpoint = {
+      ...unsigned,
+      signature: signBytes(rogue.privateKey, checkpointSigningPayload(unsigned)),
+    };
+    await recorder.record('audit.checkpointed', forged, {
+      actor: { type: 'system', id: 'checkpoint-sealer' },
+    });
     const { failure } = await verify();
     expect(failure).toMatchObject({ class: TamperClass.UnknownKey, checkpointSeq: last.seq + 1 });
   });

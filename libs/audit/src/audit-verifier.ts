@@ -8,7 +8,12 @@ import {
 import { AnchorLog } from './anchor-log.js';
 import { decodeAuditEvent } from './audit-record.js';
 import type { Checkpoint } from './catalogue/audit-trail.events.js';
-import { checkpointSigningPayload, endorsementPayload, publicKeyFingerprint, verifyBytes } from './checkpoint-signature.js';
+import {
+  checkpointSigningPayload,
+  endorsementPayload,
+  publicKeyFingerprint,
+  verifyBytes,
+} from './checkpoint-signature.js';
 import type { CheckpointPublicKey } from './checkpoint-keys.js';
 
 /** Every way `audit verify` can find a trail wanting. */
@@ -78,7 +83,13 @@ function failure(
   detail: string,
   extra: { streamId?: string | null; checkpointSeq?: number } = {},
 ): VerifyFailure {
-  return { class: cls, position, streamId: extra.streamId ?? null, detail, ...(extra.checkpointSeq !== undefined ? { checkpointSeq: extra.checkpointSeq } : {}) };
+  return {
+    class: cls,
+    position,
+    streamId: extra.streamId ?? null,
+    detail,
+    ...(extra.checkpointSeq !== undefined ? { checkpointSeq: extra.checkpointSeq } : {}),
+  };
 }
 
 /**
@@ -102,42 +113,93 @@ export async function verifyAuditTrail(options: VerifyAuditTrailOptions): Promis
   const anchors = options.anchorDir ? new AnchorLog(options.anchorDir, storeId) : null;
   if (anchors) {
     const keys = anchors.keys();
-    if (keys.badLines.length > 0) warnings.push(`anchor key file has unreadable lines ${keys.badLines.join(', ')}`);
+    if (keys.badLines.length > 0)
+      warnings.push(`anchor key file has unreadable lines ${keys.badLines.join(', ')}`);
     for (const k of keys.entries) if (k.endorsedBy === null) trust(k.publicKey);
   }
   const endorse = (k: CheckpointPublicKey) => {
     if (trusted.has(k.keyId)) return;
     const endorser = k.endorsedBy ? trusted.get(k.endorsedBy) : undefined;
-    if (endorser && k.endorsement && verifyBytes(endorser, endorsementPayload(storeId, k.keyId, k.publicKey), k.endorsement)) {
+    if (
+      endorser &&
+      k.endorsement &&
+      verifyBytes(endorser, endorsementPayload(storeId, k.keyId, k.publicKey), k.endorsement)
+    ) {
       trusted.set(k.keyId, k.publicKey);
     }
   };
   for (const k of anchors?.keys().entries ?? []) endorse(k);
-  for await (const e of store.readStream('audit-keys')) endorse(decodeAuditEvent(e).data as CheckpointPublicKey);
+  for await (const e of store.readStream('audit-keys'))
+    endorse(decodeAuditEvent(e).data as CheckpointPublicKey);
 
   // 2. Checkpoints in the store, in sequence.
   const stored: { cp: Checkpoint; position: number }[] = [];
-  for await (const e of store.readStream('audit-checkpoints')) stored.push({ cp: decodeAuditEvent(e).data as Checkpoint, position: e.position });
+  for await (const e of store.readStream('audit-checkpoints'))
+    stored.push({ cp: decodeAuditEvent(e).data as Checkpoint, position: e.position });
   let prev: Checkpoint | null = null;
   for (const { cp } of stored) {
     const at = cp.fromPosition;
-    if (cp.storeId !== storeId) failures.push(failure(TamperClass.Inserted, at, `checkpoint ${cp.seq} belongs to store ${cp.storeId}`, { checkpointSeq: cp.seq }));
+    if (cp.storeId !== storeId)
+      failures.push(
+        failure(TamperClass.Inserted, at, `checkpoint ${cp.seq} belongs to store ${cp.storeId}`, {
+          checkpointSeq: cp.seq,
+        }),
+      );
     const pem = trusted.get(cp.keyId);
     if (!pem) {
-      failures.push(failure(TamperClass.UnknownKey, at, `checkpoint ${cp.seq} is signed by ${cp.keyId}, which no trusted key endorsed`, { checkpointSeq: cp.seq }));
+      failures.push(
+        failure(
+          TamperClass.UnknownKey,
+          at,
+          `checkpoint ${cp.seq} is signed by ${cp.keyId}, which no trusted key endorsed`,
+          { checkpointSeq: cp.seq },
+        ),
+      );
     } else if (!verifyBytes(pem, checkpointSigningPayload(cp), cp.signature)) {
-      failures.push(failure(TamperClass.BadSignature, at, `checkpoint ${cp.seq}'s signature does not verify with ${cp.keyId}`, { checkpointSeq: cp.seq }));
+      failures.push(
+        failure(
+          TamperClass.BadSignature,
+          at,
+          `checkpoint ${cp.seq}'s signature does not verify with ${cp.keyId}`,
+          { checkpointSeq: cp.seq },
+        ),
+      );
     }
     if (prev) {
       if (cp.seq !== prev.seq + 1) {
-        failures.push(failure(TamperClass.Deleted, prev.toPosition + 1, `checkpoints ${prev.seq + 1}..${cp.seq - 1} are missing`, { checkpointSeq: cp.seq }));
+        failures.push(
+          failure(
+            TamperClass.Deleted,
+            prev.toPosition + 1,
+            `checkpoints ${prev.seq + 1}..${cp.seq - 1} are missing`,
+            { checkpointSeq: cp.seq },
+          ),
+        );
       } else if (cp.prevSignature !== prev.signature) {
-        failures.push(failure(TamperClass.Modified, at, `checkpoint ${cp.seq} does not follow checkpoint ${prev.seq}`, { checkpointSeq: cp.seq }));
+        failures.push(
+          failure(
+            TamperClass.Modified,
+            at,
+            `checkpoint ${cp.seq} does not follow checkpoint ${prev.seq}`,
+            { checkpointSeq: cp.seq },
+          ),
+        );
       } else if (cp.fromPosition !== prev.toPosition + 1) {
-        failures.push(failure(TamperClass.Modified, at, `checkpoint ${cp.seq} starts at ${cp.fromPosition}, not after ${prev.toPosition}`, { checkpointSeq: cp.seq }));
+        failures.push(
+          failure(
+            TamperClass.Modified,
+            at,
+            `checkpoint ${cp.seq} starts at ${cp.fromPosition}, not after ${prev.toPosition}`,
+            { checkpointSeq: cp.seq },
+          ),
+        );
       }
     } else if (cp.seq !== 1 || cp.prevSignature !== null) {
-      failures.push(failure(TamperClass.Deleted, 1, `the first checkpoint in the store is number ${cp.seq}`, { checkpointSeq: cp.seq }));
+      failures.push(
+        failure(TamperClass.Deleted, 1, `the first checkpoint in the store is number ${cp.seq}`, {
+          checkpointSeq: cp.seq,
+        }),
+      );
     }
     prev = cp;
   }
@@ -146,29 +208,54 @@ export async function verifyAuditTrail(options: VerifyAuditTrailOptions): Promis
   // 3. Checkpoints kept outside the store.
   if (anchors) {
     const outside = anchors.checkpoints();
-    if (outside.badLines.length > 0) warnings.push(`anchor checkpoint file has unreadable lines ${outside.badLines.join(', ')}`);
+    if (outside.badLines.length > 0)
+      warnings.push(`anchor checkpoint file has unreadable lines ${outside.badLines.join(', ')}`);
     const bySeq = new Map(stored.map(({ cp }) => [cp.seq, cp]));
     for (const cp of outside.entries) {
       const inStore = bySeq.get(cp.seq);
       if (cp.toPosition > head.position) {
         failures.push(
-          failure(TamperClass.Truncated, head.position + 1, `the store ends at position ${head.position} but checkpoint ${cp.seq}, kept outside it, sealed up to ${cp.toPosition}`, {
-            checkpointSeq: cp.seq,
-          }),
+          failure(
+            TamperClass.Truncated,
+            head.position + 1,
+            `the store ends at position ${head.position} but checkpoint ${cp.seq}, kept outside it, sealed up to ${cp.toPosition}`,
+            {
+              checkpointSeq: cp.seq,
+            },
+          ),
         );
         break;
       }
       if (!inStore) {
-        failures.push(failure(TamperClass.Deleted, cp.fromPosition, `checkpoint ${cp.seq} is in the anchor file but not in the store`, { checkpointSeq: cp.seq }));
+        failures.push(
+          failure(
+            TamperClass.Deleted,
+            cp.fromPosition,
+            `checkpoint ${cp.seq} is in the anchor file but not in the store`,
+            { checkpointSeq: cp.seq },
+          ),
+        );
       } else if (inStore.signature !== cp.signature) {
-        failures.push(failure(TamperClass.Modified, cp.fromPosition, `checkpoint ${cp.seq} differs from its copy outside the store`, { checkpointSeq: cp.seq }));
+        failures.push(
+          failure(
+            TamperClass.Modified,
+            cp.fromPosition,
+            `checkpoint ${cp.seq} differs from its copy outside the store`,
+            { checkpointSeq: cp.seq },
+          ),
+        );
       }
     }
     const anchoredSeqs = new Set(outside.entries.map((c) => c.seq));
     const missing = stored.filter(({ cp }) => !anchoredSeqs.has(cp.seq)).map(({ cp }) => cp.seq);
-    if (missing.length > 0) warnings.push(`checkpoints ${missing.join(', ')} are not in the anchor file yet (a sealer writes them on its next start)`);
+    if (missing.length > 0)
+      warnings.push(
+        `checkpoints ${missing.join(', ')} are not in the anchor file yet (a sealer writes them on its next start)`,
+      );
   } else {
-    warnings.push('no anchor directory: truncation of the store or a restored old copy cannot be detected');
+    warnings.push(
+      'no anchor directory: truncation of the store or a restored old copy cannot be detected',
+    );
   }
 
   // 4. The chain itself.
@@ -194,17 +281,35 @@ export async function verifyAuditTrail(options: VerifyAuditTrailOptions): Promis
     for (const [p, h] of marks) {
       if (hashes.get(p) !== h) {
         failures.push(
-          failure(TamperClass.Modified, blockStart, `positions ${blockStart}..${p} no longer hash to what checkpoint ${cp.seq} sealed`, { checkpointSeq: cp.seq }),
+          failure(
+            TamperClass.Modified,
+            blockStart,
+            `positions ${blockStart}..${p} no longer hash to what checkpoint ${cp.seq} sealed`,
+            { checkpointSeq: cp.seq },
+          ),
         );
         break;
       }
       blockStart = p + 1;
     }
   }
-  if (chain.break) failures.push(refine(chain.break, stored.map((s) => s.cp), hashes));
+  if (chain.break)
+    failures.push(
+      refine(
+        chain.break,
+        stored.map((s) => s.cp),
+        hashes,
+      ),
+    );
   if (!chain.break && chain.checked < to - from && store.info.backend !== 'kurrentdb') {
     const last = from + chain.checked;
-    failures.push(failure(TamperClass.Truncated, last + 1, `the store's head is position ${to} but its events end at ${last}`));
+    failures.push(
+      failure(
+        TamperClass.Truncated,
+        last + 1,
+        `the store's head is position ${to} but its events end at ${last}`,
+      ),
+    );
   }
   failures.sort((a, b) => a.position - b.position);
   const lastSealedPosition = lastStored?.toPosition ?? 0;
@@ -231,7 +336,11 @@ export async function verifyAuditTrail(options: VerifyAuditTrailOptions): Promis
  * positions closed up) or a replaced event with a recomputed hash. The next checkpoint tells:
  * if the hash it sealed is still at its position, nothing was removed, so the event was replaced.
  */
-function refine(broken: ChainBreak, checkpoints: readonly Checkpoint[], hashes: Map<number, string>): VerifyFailure {
+function refine(
+  broken: ChainBreak,
+  checkpoints: readonly Checkpoint[],
+  hashes: Map<number, string>,
+): VerifyFailure {
   let cls = broken.class as unknown as TamperClass;
   let position = broken.position;
   let detail = broken.detail;

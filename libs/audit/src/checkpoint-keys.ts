@@ -1,9 +1,23 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { AuditError, AuditErrorCode } from './audit.errors.js';
-import { checkpointKeyId, endorsementPayload, publicKeyFingerprint, signBytes } from './checkpoint-signature.js';
+import {
+  checkpointKeyId,
+  endorsementPayload,
+  publicKeyFingerprint,
+  signBytes,
+} from './checkpoint-signature.js';
 
 /** A checkpoint signing key as the trail publishes it (public parts only). */
 export interface CheckpointPublicKey {
@@ -66,7 +80,10 @@ export class CheckpointKeys {
     try {
       return keyFileSchema.parse(JSON.parse(readFileSync(this.keyPath(keyId), 'utf8')));
     } catch (error) {
-      throw new AuditError(AuditErrorCode.KeyStoreCorrupt, `checkpoint key ${keyId} is unreadable: ${(error as Error).message}`);
+      throw new AuditError(
+        AuditErrorCode.KeyStoreCorrupt,
+        `checkpoint key ${keyId} is unreadable: ${(error as Error).message}`,
+      );
     }
   }
 
@@ -80,7 +97,9 @@ export class CheckpointKeys {
       privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
       publicKey: publicPem,
       endorsedBy: previous?.keyId ?? null,
-      endorsement: previous ? signBytes(previous.privateKey, endorsementPayload(this.storeId, keyId, publicPem)) : null,
+      endorsement: previous
+        ? signBytes(previous.privateKey, endorsementPayload(this.storeId, keyId, publicPem))
+        : null,
     };
   }
 

@@ -1,9 +1,20 @@
-import { ChainBreakClass, ChainVerifier, NO_STREAM, isWrongExpectedRevisionError, type ChainBreak, type EventStore } from '@sscontrol/event-store';
+import {
+  ChainBreakClass,
+  ChainVerifier,
+  NO_STREAM,
+  isWrongExpectedRevisionError,
+  type ChainBreak,
+  type EventStore,
+} from '@sscontrol/event-store';
 import { AnchorLog } from './anchor-log.js';
 import { decodeAuditEvent } from './audit-record.js';
 import type { AuditRecorder } from './audit-recorder.js';
 import type { Checkpoint } from './catalogue/audit-trail.events.js';
-import { checkpointSigningPayload, signBytes, type UnsignedCheckpoint } from './checkpoint-signature.js';
+import {
+  checkpointSigningPayload,
+  signBytes,
+  type UnsignedCheckpoint,
+} from './checkpoint-signature.js';
 import type { CheckpointKeys, CheckpointPublicKey } from './checkpoint-keys.js';
 import type { Actor } from './envelope.js';
 
@@ -84,7 +95,8 @@ export class CheckpointSealer {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.sealing?.catch(() => undefined);
-    if (options.finalSeal) await this.sealNow().catch((error: unknown) => this.options.onError?.(error));
+    if (options.finalSeal)
+      await this.sealNow().catch((error: unknown) => this.options.onError?.(error));
   }
 
   private async load(): Promise<void> {
@@ -99,7 +111,8 @@ export class CheckpointSealer {
   private async publishKey(key: CheckpointPublicKey): Promise<void> {
     for await (const e of this.store.readStream('audit-keys')) {
       if ((e.data as { keyId?: string }).keyId === key.keyId) {
-        if (!this.anchors.keys().entries.some((k) => k.keyId === key.keyId)) this.anchors.appendKey(key);
+        if (!this.anchors.keys().entries.some((k) => k.keyId === key.keyId))
+          this.anchors.appendKey(key);
         return;
       }
     }
@@ -121,7 +134,10 @@ export class CheckpointSealer {
       this.lastEventPosition = 0;
       return;
     }
-    for await (const e of this.store.readStream('audit-checkpoints', { fromRevision: revision, maxCount: 1 })) {
+    for await (const e of this.store.readStream('audit-checkpoints', {
+      fromRevision: revision,
+      maxCount: 1,
+    })) {
       this.last = decodeAuditEvent(e).data as Checkpoint;
       this.lastEventPosition = e.position;
     }
@@ -202,11 +218,19 @@ export class CheckpointSealer {
         keyId: key.keyId,
         signedAt: new Date().toISOString(),
       };
-      const checkpoint: Checkpoint = { ...unsigned, signature: signBytes(key.privateKey, checkpointSigningPayload(unsigned)) };
+      const checkpoint: Checkpoint = {
+        ...unsigned,
+        signature: signBytes(key.privateKey, checkpointSigningPayload(unsigned)),
+      };
       try {
-        const recorded = await this.recorder.record('audit.checkpointed', checkpoint, { actor: SYSTEM }, {
-          expectedRevision: this.last ? this.last.seq - 1 : NO_STREAM,
-        });
+        const recorded = await this.recorder.record(
+          'audit.checkpointed',
+          checkpoint,
+          { actor: SYSTEM },
+          {
+            expectedRevision: this.last ? this.last.seq - 1 : NO_STREAM,
+          },
+        );
         this.anchors.appendCheckpoint(checkpoint);
         this.last = checkpoint;
         this.lastEventPosition = recorded.position;

@@ -1,4 +1,11 @@
-import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { canonicalJson } from '@sscontrol/event-store';
 import type { Checkpoint } from './catalogue/audit-trail.events.js';
 
@@ -33,9 +40,18 @@ export function signBytes(privateKeyPem: string | KeyObject, payload: Buffer): s
 }
 
 /** Ed25519 verification; false for malformed keys or signatures rather than an exception. */
-export function verifyBytes(publicKeyPem: string, payload: Buffer, signatureBase64: string): boolean {
+export function verifyBytes(
+  publicKeyPem: string,
+  payload: Buffer,
+  signatureBase64: string,
+): boolean {
   try {
-    return verify(null, payload, createPublicKey(publicKeyPem), Buffer.from(signatureBase64, 'base64'));
+    return verify(
+      null,
+      payload,
+      createPublicKey(publicKeyPem),
+      Buffer.from(signatureBase64, 'base64'),
+    );
   } catch {
     return false;
   }

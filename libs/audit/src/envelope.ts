@@ -8,7 +8,10 @@ export const actorSchema = z.strictObject({
   /** Client address, when the actor came over the network. */
   ip: z.string().max(64).optional(),
   /** Fingerprint of the key or token the actor authenticated with (never the key). */
-  keyFingerprint: z.string().regex(/^[0-9a-f]{16,64}$/).optional(),
+  keyFingerprint: z
+    .string()
+    .regex(/^[0-9a-f]{16,64}$/)
+    .optional(),
 });
 export type Actor = z.infer<typeof actorSchema>;
 

@@ -15,7 +15,12 @@ export * from './catalogue/audit-trail.events.js';
 export { decodeAuditEvent, upcast } from './audit-record.js';
 export type { AuditRecord } from './audit-record.js';
 export { AuditRecorder } from './audit-recorder.js';
-export type { AuditContext, AuditEventInput, AuditRecorderOptions, RecordedAudit } from './audit-recorder.js';
+export type {
+  AuditContext,
+  AuditEventInput,
+  AuditRecorderOptions,
+  RecordedAudit,
+} from './audit-recorder.js';
 export { AnchorLog } from './anchor-log.js';
 export { CheckpointKeys } from './checkpoint-keys.js';
 export type { CheckpointPublicKey } from './checkpoint-keys.js';
@@ -31,3 +36,5 @@ export { ANCHOR_INTERVAL, CheckpointSealer } from './checkpoint-sealer.js';
 export type { CheckpointSealerOptions } from './checkpoint-sealer.js';
 export { TamperClass, verifyAuditTrail } from './audit-verifier.js';
 export type { VerifyAuditTrailOptions, VerifyFailure, VerifyReport } from './audit-verifier.js';
+export { AuditModule } from './audit.module.js';
+export type { AuditModuleOptions } from './audit.module.js';

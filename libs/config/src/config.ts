@@ -14,7 +14,11 @@ export type EventStoreSettings =
   | { readonly backend: 'sqlite'; readonly sqlite: { readonly path: string } }
   | {
       readonly backend: 'postgres';
-      readonly postgres: { readonly url: Secret; readonly schema: string; readonly poolMax: number };
+      readonly postgres: {
+        readonly url: Secret;
+        readonly schema: string;
+        readonly poolMax: number;
+      };
     }
   | { readonly backend: 'kurrentdb'; readonly kurrentdb: { readonly url: Secret } };
 
@@ -97,7 +101,11 @@ export function loadConfig(options: LoadConfigOptions): Config {
     const raw = env[name];
     const parsed = setting.schema.safeParse(raw);
     if (parsed.success) values[name] = parsed.data;
-    else issues.push({ variable: name, expected: `expected ${setting.expected}, ${describeGot(name, raw)}` });
+    else
+      issues.push({
+        variable: name,
+        expected: `expected ${setting.expected}, ${describeGot(name, raw)}`,
+      });
   }
   const v = values as RawSettings;
   if (issues.length === 0) {
@@ -133,7 +141,11 @@ export function loadConfig(options: LoadConfigOptions): Config {
   let eventStore: Config['eventStore'];
   switch (v.EVENT_STORE) {
     case 'sqlite':
-      eventStore = { backend: 'sqlite', sqlite: { path: inData(v.EVENT_STORE_SQLITE_PATH, 'events.db') }, batch };
+      eventStore = {
+        backend: 'sqlite',
+        sqlite: { path: inData(v.EVENT_STORE_SQLITE_PATH, 'events.db') },
+        batch,
+      };
       break;
     case 'postgres':
       eventStore = {
@@ -157,8 +169,8 @@ export function loadConfig(options: LoadConfigOptions): Config {
     instanceId: v.SSCONTROL_INSTANCE_ID ?? `${hostname()}-${options.service}`,
     dataDir,
     logLevel: v.LOG_LEVEL,
-    signaling: { host: v.SIGNALING_HOST as string, port: v.SIGNALING_PORT },
-    control: { host: v.CONTROL_HOST as string, port: v.CONTROL_PORT },
+    signaling: { host: v.SIGNALING_HOST, port: v.SIGNALING_PORT },
+    control: { host: v.CONTROL_HOST, port: v.CONTROL_PORT },
     redis: { url: v.REDIS_URL as Secret },
     eventStore,
     audit: {
@@ -209,5 +221,51 @@ export function settingsTable(): string {
     const secret = 'secret' in s && s.secret ? ' *(secret)*' : '';
     return `| \`${name}\` | ${d} | ${s.description}${secret} | ${s.usedBy.join(', ')} |`;
   });
-  return ['| Variable | Default | Meaning | Read by |', '| --- | --- | --- | --- |', ...rows].join('\n');
+  return ['| Variable | Default | Meaning | Read by |', '| --- | --- | --- | --- |', ...rows].join(
+    '\n',
+  );
+}
+
+/**
+ * The event store connection as the event-store library takes it (a structural copy of its
+ * `EventStoreSettings`), with the secret URL revealed for the adapter only.
+ */
+export function eventStoreConnection(
+  config: Config,
+):
+  | { backend: 'sqlite'; sqlite: { path: string }; batch: Config['eventStore']['batch'] }
+  | {
+      backend: 'postgres';
+      postgres: { url: string; schema: string; poolMax: number };
+      batch: Config['eventStore']['batch'];
+    }
+  | { backend: 'kurrentdb'; kurrentdb: { url: string }; batch: Config['eventStore']['batch'] } {
+  const s = config.eventStore;
+  switch (s.backend) {
+    case 'sqlite':
+      return { backend: 'sqlite', sqlite: { path: s.sqlite.path }, batch: s.batch };
+    case 'postgres':
+      return {
+        backend: 'postgres',
+        postgres: {
+          url: s.postgres.url.reveal(),
+          schema: s.postgres.schema,
+          poolMax: s.postgres.poolMax,
+        },
+        batch: s.batch,
+      };
+    case 'kurrentdb':
+      return { backend: 'kurrentdb', kurrentdb: { url: s.kurrentdb.url.reveal() }, batch: s.batch };
+  }
+}
+
+/** A URL with its password replaced, for logs and health output. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '[unparseable url]';
+  }
 }

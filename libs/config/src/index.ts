@@ -1,4 +1,11 @@
-export { loadConfig, loadConfigOrExit, settingsTable } from './config.js';
+export {
+  eventStoreConnection,
+  loadConfig,
+  loadConfigOrExit,
+  redactUrl,
+  settingsTable,
+} from './config.js';
+export { CONFIG, ConfigModule } from './config.module.js';
 export type { Config, EventStoreSettings, LoadConfigOptions, ServiceName } from './config.js';
 export { ConfigError, ConfigErrorCode, isConfigError } from './config.errors.js';
 export type { ConfigIssue } from './config.errors.js';

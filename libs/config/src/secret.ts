@@ -10,9 +10,14 @@ const REDACTED = '[redacted]';
 export class Secret {
   readonly #value: string;
 
-  constructor(value: string) {
+  /**
+   * @param value the secret material
+   * @param scrub the parts of it that must never be printed; default the whole value (a URL
+   *   without a password, say, is a setting worth keeping secret but not worth scrubbing)
+   */
+  constructor(value: string, scrub: readonly string[] = [value]) {
     this.#value = value;
-    Secret.registry.add(value);
+    for (const part of scrub) if (part) Secret.registry.add(part);
   }
 
   /** Every secret value this process has loaded; the log redactor scrubs them from every line. */

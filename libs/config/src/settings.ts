@@ -37,14 +37,6 @@ function str(defaultValue?: string): z.ZodType<string | undefined, string | unde
     .transform((v) => v ?? defaultValue);
 }
 
-function requiredStr() {
-  return z
-    .string()
-    .optional()
-    .transform(blankToUndefined)
-    .pipe(z.string());
-}
-
 function int(min: number, max: number, defaultValue: number) {
   return z
     .string()
@@ -116,7 +108,12 @@ function url(protocols: readonly string[], defaultValue?: string) {
 }
 
 function secretUrl(protocols: readonly string[], defaultValue?: string) {
-  return url(protocols, defaultValue).transform((v) => (v === undefined ? undefined : new Secret(v)));
+  return url(protocols, defaultValue).transform((v) => {
+    if (v === undefined) return undefined;
+    const password = decodeURIComponent(new URL(v).password);
+    // Only credentials are scrubbed from logs; host and port stay readable for operators.
+    return new Secret(v, password ? [password, v] : []);
+  });
 }
 
 function secret() {
@@ -237,7 +234,15 @@ export const SETTINGS = {
     usedBy: ['all'],
   }),
   KURRENTDB_URL: def({
-    schema: secretUrl(['kurrentdb:', 'kurrent:', 'kdb:', 'esdb:', 'kurrentdb+discover:', 'kdb+discover:', 'esdb+discover:']),
+    schema: secretUrl([
+      'kurrentdb:',
+      'kurrent:',
+      'kdb:',
+      'esdb:',
+      'kurrentdb+discover:',
+      'kdb+discover:',
+      'esdb+discover:',
+    ]),
     expected: 'a kurrentdb:// connection string (required when EVENT_STORE=kurrentdb)',
     description: 'KurrentDB / EventStoreDB connection string.',
     secret: true,

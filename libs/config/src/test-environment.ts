@@ -17,11 +17,17 @@ const schema = z.object({
 });
 
 /** Reads the test harness's settings (tests only). */
-export function loadTestEnvironment(env: Readonly<Record<string, string | undefined>> = process.env): TestEnvironment {
+export function loadTestEnvironment(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): TestEnvironment {
   const v = schema.parse({
     TEST_POSTGRES_URL: env.TEST_POSTGRES_URL || undefined,
     KURRENTDB_URL: env.KURRENTDB_URL || undefined,
     REDIS_SERVER_BIN: env.REDIS_SERVER_BIN || undefined,
   });
-  return { postgresUrl: v.TEST_POSTGRES_URL, kurrentdbUrl: v.KURRENTDB_URL, redisServerBin: v.REDIS_SERVER_BIN };
+  return {
+    postgresUrl: v.TEST_POSTGRES_URL,
+    kurrentdbUrl: v.KURRENTDB_URL,
+    redisServerBin: v.REDIS_SERVER_BIN,
+  };
 }

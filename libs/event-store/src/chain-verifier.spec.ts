@@ -45,13 +45,22 @@ describe('ChainVerifier', () => {
     const records = chain(50);
     const { break: broken, summary } = verify(records);
     expect(broken).toBeNull();
-    expect(summary).toMatchObject({ count: 50, firstPosition: 1, lastPosition: 50, lastHash: records[49]!.hash });
+    expect(summary).toMatchObject({
+      count: 50,
+      firstPosition: 1,
+      lastPosition: 50,
+      lastHash: records[49]!.hash,
+    });
   });
 
   it('modified: a payload changed in place', () => {
     const records = chain(20);
     records[9] = { ...records[9]!, dataJson: '{"i":999}' };
-    expect(verify(records).break).toMatchObject({ class: ChainBreakClass.Modified, position: 10, streamId: 'session-1' });
+    expect(verify(records).break).toMatchObject({
+      class: ChainBreakClass.Modified,
+      position: 10,
+      streamId: 'session-1',
+    });
   });
 
   it('modified: an envelope field changed, payload digest recomputed', () => {
@@ -76,22 +85,43 @@ describe('ChainVerifier', () => {
   it('inserted: a forged event with a valid hash slipped in and the positions shifted', () => {
     const records = chain(20);
     const before = records[6]!;
-    const forgedFields = { ...before, eventId: '11111111-1111-7111-8111-111111111111', revision: 99 };
-    const forged = { ...forgedFields, prevHash: before.hash, hash: chainHash(before.hash, forgedFields) };
+    const forgedFields = {
+      ...before,
+      eventId: '11111111-1111-7111-8111-111111111111',
+      revision: 99,
+    };
+    const forged = {
+      ...forgedFields,
+      prevHash: before.hash,
+      hash: chainHash(before.hash, forgedFields),
+    };
     records.splice(7, 0, forged);
-    expect(verify(renumber(records)).break).toMatchObject({ class: ChainBreakClass.Inserted, position: 8 });
+    expect(verify(renumber(records)).break).toMatchObject({
+      class: ChainBreakClass.Inserted,
+      position: 8,
+    });
   });
 
   it('inserted: a row with a made-up hash between two linked events', () => {
     const records = chain(20);
-    records.splice(7, 0, { ...records[7]!, eventId: '22222222-2222-7222-8222-222222222222', hash: 'f'.repeat(64) });
-    expect(verify(renumber(records)).break).toMatchObject({ class: ChainBreakClass.Inserted, position: 8 });
+    records.splice(7, 0, {
+      ...records[7]!,
+      eventId: '22222222-2222-7222-8222-222222222222',
+      hash: 'f'.repeat(64),
+    });
+    expect(verify(renumber(records)).break).toMatchObject({
+      class: ChainBreakClass.Inserted,
+      position: 8,
+    });
   });
 
   it('reordered: two events swapped', () => {
     const records = chain(20);
     [records[13], records[14]] = [records[14]!, records[13]!];
-    expect(verify(renumber(records)).break).toMatchObject({ class: ChainBreakClass.Reordered, position: 14 });
+    expect(verify(renumber(records)).break).toMatchObject({
+      class: ChainBreakClass.Reordered,
+      position: 14,
+    });
   });
 
   it('inserted: a position that appears twice', () => {
@@ -111,7 +141,10 @@ describe('ChainVerifier', () => {
   it('classifies a break found in the last record of a page using the next page', () => {
     const records = chain(30);
     [records[6], records[7]] = [records[7]!, records[6]!];
-    expect(verify(renumber(records), 7).break).toMatchObject({ class: ChainBreakClass.Reordered, position: 7 });
+    expect(verify(renumber(records), 7).break).toMatchObject({
+      class: ChainBreakClass.Reordered,
+      position: 7,
+    });
   });
 
   it('starts a segment from a stored hash and a position other than 1', () => {

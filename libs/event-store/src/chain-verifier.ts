@@ -60,7 +60,12 @@ export class ChainVerifier {
   private expectedPosition: number;
   private last: ChainRecord | null = null;
   private beforeLast: ChainRecord | null = null;
-  private suspect: { record: ChainRecord; prev: ChainRecord | null; prevPrev: ChainRecord | null; kind: 'content' | 'link' } | null = null;
+  private suspect: {
+    record: ChainRecord;
+    prev: ChainRecord | null;
+    prevPrev: ChainRecord | null;
+    kind: 'content' | 'link';
+  } | null = null;
   private readonly window: ChainRecord[] = [];
   private result: ChainBreak | null = null;
   private count = 0;
@@ -114,7 +119,12 @@ export class ChainVerifier {
       }
       const contentOk = chainHash(r.prevHash, r) === r.hash;
       if (!contentOk || r.prevHash !== this.prevHash) {
-        this.suspect = { record: r, prev: this.last, prevPrev: this.beforeLast, kind: contentOk ? 'link' : 'content' };
+        this.suspect = {
+          record: r,
+          prev: this.last,
+          prevPrev: this.beforeLast,
+          kind: contentOk ? 'link' : 'content',
+        };
         continue;
       }
       this.beforeLast = this.last;
@@ -182,7 +192,8 @@ export class ChainVerifier {
       class: ChainBreakClass.Deleted,
       position: r.position,
       streamId: r.streamId,
-      detail: 'the event this one was committed after is missing here (deleted, or replaced with a recomputed hash)',
+      detail:
+        'the event this one was committed after is missing here (deleted, or replaced with a recomputed hash)',
       ambiguous: true,
     };
   }

@@ -17,7 +17,10 @@ export type ExpectedRevision = typeof ANY | typeof NO_STREAM | typeof STREAM_EXI
 export type EventStoreBackend = 'sqlite' | 'postgres' | 'kurrentdb';
 
 /** An event to append. */
-export interface EventToAppend<D = unknown, M extends Record<string, unknown> = Record<string, unknown>> {
+export interface EventToAppend<
+  D = unknown,
+  M extends Record<string, unknown> = Record<string, unknown>,
+> {
   /** Lower-case UUID; a UUIDv7 is generated when omitted. Appending the same id again to the same stream is idempotent. */
   readonly id?: string;
   /** Non-empty, at most 200 characters, no control characters. */
@@ -31,7 +34,10 @@ export interface EventToAppend<D = unknown, M extends Record<string, unknown> = 
 }
 
 /** An event as it was recorded. */
-export interface RecordedEvent<D = unknown, M extends Record<string, unknown> = Record<string, unknown>> {
+export interface RecordedEvent<
+  D = unknown,
+  M extends Record<string, unknown> = Record<string, unknown>,
+> {
   /** Position in the global log: 1-based, gapless and in commit order on sqlite and postgres. */
   readonly position: number;
   readonly streamId: string;
@@ -178,7 +184,11 @@ export interface EventStore {
    * {@link EventStoreInfo.durability}); concurrent appends share commits. Rejects with
    * `WrongExpectedRevisionError`, or with `event_store_unavailable` when nothing could be recorded.
    */
-  append(streamId: string, events: readonly EventToAppend[], options?: AppendOptions): Promise<AppendResult>;
+  append(
+    streamId: string,
+    events: readonly EventToAppend[],
+    options?: AppendOptions,
+  ): Promise<AppendResult>;
 
   /** The revision of a stream's last event, or null when the stream does not exist. */
   streamRevision(streamId: string): Promise<number | null>;

@@ -10,9 +10,14 @@ export { createSqliteEventStore, SQLITE_DURABILITY } from './sqlite/sqlite-event
 export type { SqliteEventStoreOptions } from './sqlite/sqlite-event-store.js';
 export { createPostgresEventStore } from './postgres/postgres-event-store.js';
 export type { PostgresEventStoreOptions } from './postgres/postgres-event-store.js';
-export { migratePostgres, loadMigrations, checkPostgresSchema } from './postgres/postgres-migrations.js';
+export {
+  migratePostgres,
+  loadMigrations,
+  checkPostgresSchema,
+} from './postgres/postgres-migrations.js';
 export type { Migration, MigrationReport } from './postgres/postgres-migrations.js';
 export { openEventStore } from './open-event-store.js';
 export type { BatchSettings, EventStoreSettings } from './open-event-store.js';
 export { verifyChain } from './verify/verify-chain.js';
 export type { ChainReport, VerifyChainOptions } from './verify/verify-chain.js';
+export { EVENT_STORE, EventStoreModule } from './event-store.module.js';

@@ -14,9 +14,16 @@ export type EventStoreSettings = (
   | { readonly backend: 'sqlite'; readonly sqlite: { readonly path: string } }
   | {
       readonly backend: 'postgres';
-      readonly postgres: { readonly url: string; readonly schema: string; readonly poolMax?: number };
+      readonly postgres: {
+        readonly url: string;
+        readonly schema: string;
+        readonly poolMax?: number;
+      };
     }
-  | { readonly backend: 'kurrentdb'; readonly kurrentdb: { readonly url: string; readonly prefix?: string } }
+  | {
+      readonly backend: 'kurrentdb';
+      readonly kurrentdb: { readonly url: string; readonly prefix?: string };
+    }
 ) & { readonly batch?: BatchSettings };
 
 /**

@@ -60,12 +60,15 @@ async function sealed(store: EventStore, position: number): Promise<void> {
 }
 
 async function verifyWholeChain(store: EventStore, gapless: boolean): Promise<number> {
-  const verifier = new ChainVerifier({ prevHash: genesisHash(store.info.storeId), firstPosition: 1 });
+  const verifier = new ChainVerifier({
+    prevHash: genesisHash(store.info.storeId),
+    firstPosition: 1,
+  });
   let count = 0;
   for await (const page of store.readChain()) {
     if (!gapless) {
       // Positions are not consecutive: check links and content only.
-      for (const r of page) count++;
+      count += page.length;
       continue;
     }
     const broken = verifier.push(page);
@@ -114,10 +117,19 @@ export function describeEventStoreContract(
 
     describe('append and expected revisions', () => {
       it('appends to a new stream and reads it back', async () => {
-        const r = await store.append('session-a', [{ type: 'session.opened', data: { host: 'h1' }, metadata: { actor: 'op' } }], {
-          expectedRevision: NO_STREAM,
+        const r = await store.append(
+          'session-a',
+          [{ type: 'session.opened', data: { host: 'h1' }, metadata: { actor: 'op' } }],
+          {
+            expectedRevision: NO_STREAM,
+          },
+        );
+        expect(r).toMatchObject({
+          streamId: 'session-a',
+          firstRevision: 0,
+          nextExpectedRevision: 0,
+          idempotent: false,
         });
-        expect(r).toMatchObject({ streamId: 'session-a', firstRevision: 0, nextExpectedRevision: 0, idempotent: false });
         const [e] = await collect(store.readStream('session-a'));
         expect(e).toMatchObject({
           streamId: 'session-a',
@@ -134,7 +146,10 @@ export function describeEventStoreContract(
       });
 
       it('refuses a wrong expected revision with a typed conflict naming the actual revision', async () => {
-        await store.append('session-b', [{ type: 'a', data: 1 }, { type: 'b', data: 2 }]);
+        await store.append('session-b', [
+          { type: 'a', data: 1 },
+          { type: 'b', data: 2 },
+        ]);
         const noStream = (await expectCode(
           store.append('session-b', [{ type: 'c', data: 3 }], { expectedRevision: NO_STREAM }),
           EventStoreErrorCode.WrongExpectedRevision,
@@ -149,28 +164,39 @@ export function describeEventStoreContract(
         expect(exact.expected).toBe(0);
         expect(exact.actual).toBe(1);
         const exists = (await expectCode(
-          store.append('session-missing', [{ type: 'c', data: 3 }], { expectedRevision: STREAM_EXISTS }),
+          store.append('session-missing', [{ type: 'c', data: 3 }], {
+            expectedRevision: STREAM_EXISTS,
+          }),
           EventStoreErrorCode.WrongExpectedRevision,
         )) as WrongExpectedRevisionError;
         expect(exists.actual).toBeNull();
         // Nothing was recorded by the refused appends.
         expect(await store.streamRevision('session-b')).toBe(1);
         expect(await store.streamRevision('session-missing')).toBeNull();
-        const ok = await store.append('session-b', [{ type: 'c', data: 3 }], { expectedRevision: 1 });
+        const ok = await store.append('session-b', [{ type: 'c', data: 3 }], {
+          expectedRevision: 1,
+        });
         expect(ok.firstRevision).toBe(2);
-        await store.append('session-b', [{ type: 'd', data: 4 }], { expectedRevision: STREAM_EXISTS });
+        await store.append('session-b', [{ type: 'd', data: 4 }], {
+          expectedRevision: STREAM_EXISTS,
+        });
         await store.append('session-b', [{ type: 'e', data: 5 }], { expectedRevision: ANY });
         expect(await store.streamRevision('session-b')).toBe(4);
       });
 
       it('appends several events atomically with consecutive revisions and positions', async () => {
-        const r = await store.append('session-c', Array.from({ length: 5 }, (_, i) => ({ type: 'x.happened', data: { i } })));
+        const r = await store.append(
+          'session-c',
+          Array.from({ length: 5 }, (_, i) => ({ type: 'x.happened', data: { i } })),
+        );
         expect(r.nextExpectedRevision - r.firstRevision).toBe(4);
         const events = await collect(store.readStream('session-c'));
         expect(events.map((e) => e.revision)).toEqual([0, 1, 2, 3, 4]);
         expect(events.map((e) => (e.data as { i: number }).i)).toEqual([0, 1, 2, 3, 4]);
         if (options.gaplessPositions) {
-          expect(events.map((e) => e.position)).toEqual([1, 2, 3, 4, 5].map((p) => p + r.firstPosition - 1));
+          expect(events.map((e) => e.position)).toEqual(
+            [1, 2, 3, 4, 5].map((p) => p + r.firstPosition - 1),
+          );
           expect(r.lastPosition).toBe(r.firstPosition + 4);
         }
       });
@@ -180,7 +206,12 @@ export function describeEventStoreContract(
         const events = ids.map((id, i) => ({ id, type: 'key.rotated', data: { i } }));
         const first = await store.append('key-1', events, { expectedRevision: NO_STREAM });
         const retry = await store.append('key-1', events, { expectedRevision: NO_STREAM });
-        expect(retry).toMatchObject({ firstRevision: 0, nextExpectedRevision: 1, firstPosition: first.firstPosition, idempotent: true });
+        expect(retry).toMatchObject({
+          firstRevision: 0,
+          nextExpectedRevision: 1,
+          firstPosition: first.firstPosition,
+          idempotent: true,
+        });
         expect(await collect(store.readStream('key-1'))).toHaveLength(2);
         await expectCode(store.append('key-2', [events[0]!]), EventStoreErrorCode.DuplicateEvent);
         expect(await store.streamRevision('key-2')).toBeNull();
@@ -194,9 +225,20 @@ export function describeEventStoreContract(
           ['no events', store.append('s-1', [])],
           ['NaN', store.append('s-1', [{ type: 'a', data: { n: Number.NaN } }])],
           ['bigint', store.append('s-1', [{ type: 'a', data: { n: 1n } }])],
-          ['reserved metadata', store.append('s-1', [{ type: 'a', data: 1, metadata: { $traceId: 'x' } }])],
-          ['upper-case id', store.append('s-1', [{ id: 'ABCDEF00-0000-7000-8000-000000000000', type: 'a', data: 1 }])],
-          ['too large', store.append('s-1', [{ type: 'a', data: 'x'.repeat(4 * 1024 * 1024 + 1) }])],
+          [
+            'reserved metadata',
+            store.append('s-1', [{ type: 'a', data: 1, metadata: { $traceId: 'x' } }]),
+          ],
+          [
+            'upper-case id',
+            store.append('s-1', [
+              { id: 'ABCDEF00-0000-7000-8000-000000000000', type: 'a', data: 1 },
+            ]),
+          ],
+          [
+            'too large',
+            store.append('s-1', [{ type: 'a', data: 'x'.repeat(4 * 1024 * 1024 + 1) }]),
+          ],
         ];
         for (const [, p] of bad) await expectCode(p, EventStoreErrorCode.InvalidEvent);
         expect(await store.streamRevision('s-1')).toBeNull();
@@ -211,10 +253,10 @@ export function describeEventStoreContract(
           nested: { b: [1, 2.5, -0.001, 1e21, true, null], a: { z: 'ż', 'key with space': 1 } },
           big: 'x'.repeat(1024 * 1024),
         };
-        await store.append('session-u', [{ type: 'session.opened', data, metadata: { 'ü': 'ñ' } }]);
+        await store.append('session-u', [{ type: 'session.opened', data, metadata: { ü: 'ñ' } }]);
         const [e] = await collect(store.readStream('session-u'));
         expect(e!.data).toEqual(data);
-        expect(e!.metadata).toEqual({ 'ü': 'ñ' });
+        expect(e!.metadata).toEqual({ ü: 'ñ' });
         await sealed(store, e!.position);
         await verifyWholeChain(store, options.gaplessPositions);
       });
@@ -224,16 +266,26 @@ export function describeEventStoreContract(
       it('reads a very large stream in order, from a revision, and up to a count', async () => {
         const total = 12_000;
         for (let i = 0; i < total; i += 1000) {
-          await store.append('session-big', Array.from({ length: 1000 }, (_, j) => ({ type: 'tick', data: { n: i + j } })), {
-            expectedRevision: i === 0 ? NO_STREAM : i - 1,
-          });
+          await store.append(
+            'session-big',
+            Array.from({ length: 1000 }, (_, j) => ({ type: 'tick', data: { n: i + j } })),
+            {
+              expectedRevision: i === 0 ? NO_STREAM : i - 1,
+            },
+          );
         }
         const all = await collect(store.readStream('session-big'));
         expect(all).toHaveLength(total);
-        expect(all.every((e, i) => e.revision === i && (e.data as { n: number }).n === i)).toBe(true);
+        expect(all.every((e, i) => e.revision === i && (e.data as { n: number }).n === i)).toBe(
+          true,
+        );
         const tail = await collect(store.readStream('session-big', { fromRevision: 11_990 }));
-        expect(tail.map((e) => e.revision)).toEqual(Array.from({ length: 10 }, (_, i) => 11_990 + i));
-        const some = await collect(store.readStream('session-big', { fromRevision: 500, maxCount: 1500 }));
+        expect(tail.map((e) => e.revision)).toEqual(
+          Array.from({ length: 10 }, (_, i) => 11_990 + i),
+        );
+        const some = await collect(
+          store.readStream('session-big', { fromRevision: 500, maxCount: 1500 }),
+        );
         expect(some).toHaveLength(1500);
         expect(some[0]!.revision).toBe(500);
         expect(some[1499]!.revision).toBe(1999);
@@ -252,7 +304,9 @@ export function describeEventStoreContract(
               for (;;) {
                 const rev = await store.streamRevision(stream);
                 try {
-                  await store.append(stream, [{ type: 'peer.joined', data: { w, n } }], { expectedRevision: rev ?? NO_STREAM });
+                  await store.append(stream, [{ type: 'peer.joined', data: { w, n } }], {
+                    expectedRevision: rev ?? NO_STREAM,
+                  });
                   break;
                 } catch (e) {
                   if (!(e instanceof WrongExpectedRevisionError)) throw e;
@@ -265,12 +319,17 @@ export function describeEventStoreContract(
         expect(all).toHaveLength(writers * perWriter);
         const positions = all.map((e) => e.position);
         expect([...positions].sort((a, b) => a - b)).toEqual(positions);
-        if (options.gaplessPositions) expect(positions).toEqual(Array.from({ length: all.length }, (_, i) => i + 1));
+        if (options.gaplessPositions)
+          expect(positions).toEqual(Array.from({ length: all.length }, (_, i) => i + 1));
         for (let s = 0; s < 4; s++) {
-          const revs = all.filter((e) => e.streamId === `session-shared-${s}`).map((e) => e.revision);
+          const revs = all
+            .filter((e) => e.streamId === `session-shared-${s}`)
+            .map((e) => e.revision);
           expect(revs).toEqual(Array.from({ length: revs.length }, (_, i) => i));
         }
-        const seen = new Set(all.map((e) => `${(e.data as { w: number }).w}:${(e.data as { n: number }).n}`));
+        const seen = new Set(
+          all.map((e) => `${(e.data as { w: number }).w}:${(e.data as { n: number }).n}`),
+        );
         expect(seen.size).toBe(writers * perWriter);
         const times = all.map((e) => e.recordedAt.getTime());
         if (options.chainSealedOnCommit) expect([...times].sort((a, b) => a - b)).toEqual(times);
@@ -290,30 +349,53 @@ export function describeEventStoreContract(
         const middle = new Date();
         await sleep(30);
         await store.append('session-1', [{ type: 'session.ended', data: 3 }]);
-        await store.append('connection-2', [{ type: 'connection.opened', data: 4 }, { type: 'connection.closed', data: 5 }]);
+        await store.append('connection-2', [
+          { type: 'connection.opened', data: 4 },
+          { type: 'connection.closed', data: 5 },
+        ]);
         const all = await collect(store.readAll());
         expect(all.map((e) => e.data)).toEqual([1, 2, 3, 4, 5]);
         const data = (events: RecordedEvent[]) => events.map((e) => e.data);
-        expect(data(await collect(store.readAll({ types: ['connection.opened'] })))).toEqual([2, 4]);
-        expect(data(await collect(store.readAll({ types: ['connection.opened', 'session.ended'] })))).toEqual([2, 3, 4]);
-        expect(data(await collect(store.readAll({ streamPrefixes: ['session-'] })))).toEqual([1, 3]);
-        expect(data(await collect(store.readAll({ streamPrefixes: ['connection-', 'session-1'] })))).toEqual([1, 2, 3, 4, 5]);
+        expect(data(await collect(store.readAll({ types: ['connection.opened'] })))).toEqual([
+          2, 4,
+        ]);
+        expect(
+          data(await collect(store.readAll({ types: ['connection.opened', 'session.ended'] }))),
+        ).toEqual([2, 3, 4]);
+        expect(data(await collect(store.readAll({ streamPrefixes: ['session-'] })))).toEqual([
+          1, 3,
+        ]);
+        expect(
+          data(await collect(store.readAll({ streamPrefixes: ['connection-', 'session-1'] }))),
+        ).toEqual([1, 2, 3, 4, 5]);
         expect(data(await collect(store.readAll({ since: middle })))).toEqual([3, 4, 5]);
         expect(data(await collect(store.readAll({ until: middle })))).toEqual([1, 2]);
-        expect(data(await collect(store.readAll({ since: middle, types: ['connection.opened'] })))).toEqual([4]);
-        expect(data(await collect(store.readAll({ after: all[1]!.position, to: all[3]!.position })))).toEqual([3, 4]);
+        expect(
+          data(await collect(store.readAll({ since: middle, types: ['connection.opened'] }))),
+        ).toEqual([4]);
+        expect(
+          data(await collect(store.readAll({ after: all[1]!.position, to: all[3]!.position }))),
+        ).toEqual([3, 4]);
         expect(data(await collect(store.readAll({ maxCount: 2 })))).toEqual([1, 2]);
         expect(data(await collect(store.readAll({ batchSize: 2 })))).toEqual([1, 2, 3, 4, 5]);
-        expect(data(await collect(store.readAll({ types: ['connection.closed'], batchSize: 1 })))).toEqual([5]);
+        expect(
+          data(await collect(store.readAll({ types: ['connection.closed'], batchSize: 1 }))),
+        ).toEqual([5]);
         expect(await collect(store.readAll({ types: ['nothing.matches'] }))).toEqual([]);
       });
     });
 
     describe('subscriptions', () => {
       it('catches up, then delivers live events in order', async () => {
-        await store.append('session-1', [{ type: 'a', data: 1 }, { type: 'a', data: 2 }]);
+        await store.append('session-1', [
+          { type: 'a', data: 1 },
+          { type: 'a', data: 2 },
+        ]);
         const seen: { data: unknown; live: boolean }[] = [];
-        const sub = store.subscribe({ handler: (e, ctx) => void seen.push({ data: e.data, live: ctx.live }), pollIntervalMs: 50 });
+        const sub = store.subscribe({
+          handler: (e, ctx) => void seen.push({ data: e.data, live: ctx.live }),
+          pollIntervalMs: 50,
+        });
         await sub.caughtUp();
         expect(seen.map((s) => s.data)).toEqual([1, 2]);
         await store.append('session-2', [{ type: 'a', data: 3 }]);
@@ -326,16 +408,26 @@ export function describeEventStoreContract(
       });
 
       it('resumes a named subscription after its persisted position, skipping nothing', async () => {
-        for (let i = 0; i < 10; i++) await store.append(`session-${i % 3}`, [{ type: 'n', data: i }]);
+        for (let i = 0; i < 10; i++)
+          await store.append(`session-${i % 3}`, [{ type: 'n', data: i }]);
         const first: unknown[] = [];
-        const a = store.subscribe({ name: 'projector', handler: (e) => void first.push(e.data), batchSize: 4 });
+        const a = store.subscribe({
+          name: 'projector',
+          handler: (e) => void first.push(e.data),
+          batchSize: 4,
+        });
         await a.caughtUp();
         await a.stop();
         expect(first).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
         expect(await store.subscriptionPosition('projector')).toBe(a.position);
-        for (let i = 10; i < 15; i++) await store.append(`session-${i % 3}`, [{ type: 'n', data: i }]);
+        for (let i = 10; i < 15; i++)
+          await store.append(`session-${i % 3}`, [{ type: 'n', data: i }]);
         const second: unknown[] = [];
-        const b = store.subscribe({ name: 'projector', handler: (e) => void second.push(e.data), batchSize: 4 });
+        const b = store.subscribe({
+          name: 'projector',
+          handler: (e) => void second.push(e.data),
+          batchSize: 4,
+        });
         await b.caughtUp();
         await b.stop();
         expect(second).toEqual([10, 11, 12, 13, 14]);
@@ -354,7 +446,11 @@ export function describeEventStoreContract(
         });
         await expect(failing.done).rejects.toThrow('projection crashed');
         const again: unknown[] = [];
-        const b = store.subscribe({ name: 'flaky', batchSize: 3, handler: (e) => void again.push(e.data) });
+        const b = store.subscribe({
+          name: 'flaky',
+          batchSize: 3,
+          handler: (e) => void again.push(e.data),
+        });
         await b.caughtUp();
         await b.stop();
         expect(seen).toEqual([0, 1, 2, 3]);
@@ -363,10 +459,20 @@ export function describeEventStoreContract(
       });
 
       it('with a filter, delivers matching events and advances past the others', async () => {
-        await store.append('session-1', [{ type: 'keep', data: 1 }, { type: 'skip', data: 2 }, { type: 'keep', data: 3 }]);
-        for (let i = 0; i < 20; i++) await store.append('session-2', [{ type: 'skip', data: 100 + i }]);
+        await store.append('session-1', [
+          { type: 'keep', data: 1 },
+          { type: 'skip', data: 2 },
+          { type: 'keep', data: 3 },
+        ]);
+        for (let i = 0; i < 20; i++)
+          await store.append('session-2', [{ type: 'skip', data: 100 + i }]);
         const seen: unknown[] = [];
-        const sub = store.subscribe({ name: 'kept', types: ['keep'], handler: (e) => void seen.push(e.data), batchSize: 5 });
+        const sub = store.subscribe({
+          name: 'kept',
+          types: ['keep'],
+          handler: (e) => void seen.push(e.data),
+          batchSize: 5,
+        });
         await sub.caughtUp();
         await sub.stop();
         expect(seen).toEqual([1, 3]);
@@ -379,7 +485,10 @@ export function describeEventStoreContract(
         await store.close();
         const child = spawn(
           process.execPath,
-          [path.join(packageRootDir(), 'dist/libs/testing/src/event-store-crash-child.js'), JSON.stringify(settings)],
+          [
+            path.join(packageRootDir(), 'dist/libs/testing/src/event-store-crash-child.js'),
+            JSON.stringify(settings),
+          ],
           { stdio: ['ignore', 'pipe', 'inherit'] },
         );
         const acked: { position: number; writer: number; n: number }[] = [];
@@ -398,8 +507,11 @@ export function describeEventStoreContract(
         expect(acked.length).toBeGreaterThanOrEqual(300);
         store = await openEventStore(settings);
         const recorded = await collect(store.readAll());
-        const byPosition = new Map(recorded.map((e) => [e.position, e.data as { writer: number; n: number }]));
-        for (const a of acked) expect(byPosition.get(a.position)).toEqual({ writer: a.writer, n: a.n });
+        const byPosition = new Map(
+          recorded.map((e) => [e.position, e.data as { writer: number; n: number }]),
+        );
+        for (const a of acked)
+          expect(byPosition.get(a.position)).toEqual({ writer: a.writer, n: a.n });
         const next = await store.append('crash-0', [{ type: 'crash.after', data: {} }]);
         expect(next.lastPosition).toBeGreaterThan(Math.max(...acked.map((a) => a.position)));
         await sealed(store, next.lastPosition);
@@ -408,7 +520,9 @@ export function describeEventStoreContract(
 
       it('commits concurrent appends together and resolves each only after its commit', async () => {
         const results = await Promise.all(
-          Array.from({ length: 300 }, (_, i) => store.append(`connection-${i}`, [{ type: 'connection.opened', data: { i } }])),
+          Array.from({ length: 300 }, (_, i) =>
+            store.append(`connection-${i}`, [{ type: 'connection.opened', data: { i } }]),
+          ),
         );
         const positions = results.map((r) => r.firstPosition);
         expect(new Set(positions).size).toBe(300);

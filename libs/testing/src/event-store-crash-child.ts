@@ -7,7 +7,9 @@ const store = await openEventStore(settings);
 await Promise.all(
   Array.from({ length: 8 }, async (_, writer) => {
     for (let n = 0; ; n++) {
-      const r = await store.append(`crash-${writer}`, [{ type: 'crash.appended', data: { writer, n } }]);
+      const r = await store.append(`crash-${writer}`, [
+        { type: 'crash.appended', data: { writer, n } },
+      ]);
       process.stdout.write(`${r.lastPosition} ${writer} ${n}\n`);
     }
   }),

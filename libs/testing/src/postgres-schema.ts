@@ -8,12 +8,17 @@ export interface TestPostgresSchema {
   readonly url: string;
   readonly schema: string;
   /** Runs SQL on the test database (for tests that tamper with stored rows). */
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: unknown[],
+  ): Promise<pg.QueryResult<R>>;
   drop(): Promise<void>;
 }
 
 /** Creates and migrates a uniquely named schema (`t_<random>`) in `TEST_POSTGRES_URL`. */
-export async function createTestPostgresSchema(options: { migrate?: boolean } = {}): Promise<TestPostgresSchema> {
+export async function createTestPostgresSchema(
+  options: { migrate?: boolean } = {},
+): Promise<TestPostgresSchema> {
   const { postgresUrl } = loadTestEnvironment();
   const schema = `t_${randomBytes(6).toString('hex')}`;
   if (options.migrate !== false) await migratePostgres(postgresUrl, schema);

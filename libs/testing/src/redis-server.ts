@@ -51,8 +51,18 @@ export async function startRedisServer(options: TestRedisOptions = {}): Promise<
   const dir = tempDir('sscontrol-redis-');
   const port = await freePort();
   const args = [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir.path, '--save', '', '--appendonly', 'no',
-    '--logfile', path.join(dir.path, 'redis.log'),
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir.path,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--logfile',
+    path.join(dir.path, 'redis.log'),
     ...(options.password ? ['--requirepass', options.password] : []),
     ...(options.args ?? []),
   ];
@@ -62,7 +72,11 @@ export async function startRedisServer(options: TestRedisOptions = {}): Promise<
     await waitForPort(port, child);
   };
   const exited = () =>
-    new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+    new Promise<void>((resolve) =>
+      child.exitCode !== null || child.signalCode !== null
+        ? resolve()
+        : child.once('exit', () => resolve()),
+    );
   await start();
   const auth = options.password ? `:${encodeURIComponent(options.password)}@` : '';
   return {

@@ -3,7 +3,10 @@ import { defineEvent } from './define-event.js';
 import { fingerprint, id, isoTime, reason } from './fields.js';
 
 const hash = z.string().regex(/^[0-9a-f]{64}$/);
-const signature = z.string().regex(/^[A-Za-z0-9+/]+=*$/).max(200);
+const signature = z
+  .string()
+  .regex(/^[A-Za-z0-9+/]+=*$/)
+  .max(200);
 
 /** A signed checkpoint: seals the order of the events in [fromPosition, toPosition]. */
 export const checkpointSchema = z.strictObject({

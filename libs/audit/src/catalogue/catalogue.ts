@@ -28,7 +28,9 @@ export type AuditEventType = Definitions['type'];
 /** Payload (latest version) of an audit event type. */
 export type AuditPayload<T extends AuditEventType> = PayloadOf<Extract<Definitions, { type: T }>>;
 
-const byType = new Map<string, EventDefinition>(CATALOGUE.map((d) => [d.type, d as unknown as EventDefinition]));
+const byType = new Map<string, EventDefinition>(
+  CATALOGUE.map((d) => [d.type, d as unknown as EventDefinition]),
+);
 
 /** The definition of a type, or undefined. */
 export function definitionOf(type: string): EventDefinition | undefined {

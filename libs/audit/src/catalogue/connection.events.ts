@@ -23,7 +23,13 @@ export const ConnectionOpened = defineEvent({
   }),
   upcasters: {},
   stream,
-  subjects: (d) => ({ connectionId: d.connectionId, subject: d.subject, tokenId: d.tokenId, keyId: d.keyId, ip: d.ip }),
+  subjects: (d) => ({
+    connectionId: d.connectionId,
+    subject: d.subject,
+    tokenId: d.tokenId,
+    keyId: d.keyId,
+    ip: d.ip,
+  }),
 });
 
 export const connectionRejectionReasons = [

@@ -20,7 +20,9 @@ export interface EventDefinition<T extends string = string, D = unknown> {
   readonly subjects: (data: D) => Subjects;
 }
 
-export function defineEvent<const T extends string, D>(definition: EventDefinition<T, D>): EventDefinition<T, D> {
+export function defineEvent<const T extends string, D>(
+  definition: EventDefinition<T, D>,
+): EventDefinition<T, D> {
   return definition;
 }
 

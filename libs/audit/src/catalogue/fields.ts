@@ -10,6 +10,12 @@ export const ip = z.union([z.ipv4(), z.ipv6()]);
 export const ipOrCidr = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
 export const role = z.enum(['host', 'controller']);
 export const isoTime = z.iso.datetime({ offset: false });
-export const keyKind = z.enum(['client-token', 'turn-secret', 'operator-api', 'audit-checkpoint', 'redis-password']);
+export const keyKind = z.enum([
+  'client-token',
+  'turn-secret',
+  'operator-api',
+  'audit-checkpoint',
+  'redis-password',
+]);
 /** A short human-readable reason; free text, bounded. */
 export const reason = z.string().min(1).max(500);

@@ -23,7 +23,15 @@ export const IncidentContained = defineEvent({
   version: 1,
   schema: z.strictObject({
     incidentId: id,
-    steps: z.array(z.strictObject({ step: z.string().max(100), outcome: z.enum(['done', 'failed', 'skipped']), detail: z.string().max(500).optional() })).max(50),
+    steps: z
+      .array(
+        z.strictObject({
+          step: z.string().max(100),
+          outcome: z.enum(['done', 'failed', 'skipped']),
+          detail: z.string().max(500).optional(),
+        }),
+      )
+      .max(50),
   }),
   upcasters: {},
   stream,
@@ -43,7 +51,11 @@ export const IncidentClosed = defineEvent({
 export const LockdownEnabled = defineEvent({
   type: 'lockdown.enabled',
   version: 1,
-  schema: z.strictObject({ dropExisting: z.boolean(), reason: reason.optional(), incidentId: id.optional() }),
+  schema: z.strictObject({
+    dropExisting: z.boolean(),
+    reason: reason.optional(),
+    incidentId: id.optional(),
+  }),
   upcasters: {},
   stream: () => 'lockdown-cluster',
   subjects: (d) => (d.incidentId ? { incidentId: d.incidentId } : {}),
@@ -63,7 +75,11 @@ const banStream = (d: { target: string }) => `ban-${d.target.replace('/', '_')}`
 export const BanAdded = defineEvent({
   type: 'ban.added',
   version: 1,
-  schema: z.strictObject({ target: ipOrCidr, reason: reason.optional(), expiresAt: isoTime.nullable() }),
+  schema: z.strictObject({
+    target: ipOrCidr,
+    reason: reason.optional(),
+    expiresAt: isoTime.nullable(),
+  }),
   upcasters: {},
   stream: banStream,
   subjects: (d) => ({ ip: d.target }),

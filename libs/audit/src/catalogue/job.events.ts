@@ -5,7 +5,10 @@ import { id } from './fields.js';
 const stream = (d: { name: string }) => `job-${d.name}`;
 const name = z.string().regex(/^[a-z][a-z0-9-]{0,62}$/);
 /** A small summary of what a run did or found (counts, file names, sizes) — never secrets. */
-const summary = z.record(z.string().max(64), z.union([z.string().max(500), z.number(), z.boolean(), z.null()]));
+const summary = z.record(
+  z.string().max(64),
+  z.union([z.string().max(500), z.number(), z.boolean(), z.null()]),
+);
 
 export const JobScheduled = defineEvent({
   type: 'job.scheduled',

@@ -8,7 +8,12 @@ const keyRef = z.strictObject({ keyId: id, fingerprint });
 export const KeyCreated = defineEvent({
   type: 'key.created',
   version: 1,
-  schema: z.strictObject({ keyId: id, kind: keyKind, fingerprint, activatesAt: isoTime.optional() }),
+  schema: z.strictObject({
+    keyId: id,
+    kind: keyKind,
+    fingerprint,
+    activatesAt: isoTime.optional(),
+  }),
   upcasters: {},
   stream,
   subjects: (d) => ({ keyId: d.keyId }),
@@ -40,7 +45,13 @@ export const KeyRotated = defineEvent({
   }),
   upcasters: {
     1: (v1) => {
-      const d = v1 as { kind: string; oldKeyId: string | null; newKeyId: string; graceSeconds: number; reason?: string };
+      const d = v1 as {
+        kind: string;
+        oldKeyId: string | null;
+        newKeyId: string;
+        graceSeconds: number;
+        reason?: string;
+      };
       // v1 did not record fingerprints; the key id stands in, padded to the fingerprint format.
       const ref = (keyId: string) => ({ keyId, fingerprint: fingerprintOf(keyId) });
       return {
@@ -91,10 +102,22 @@ export const KeyRevoked = defineEvent({
 export const TokenRevoked = defineEvent({
   type: 'token.revoked',
   version: 1,
-  schema: z.strictObject({ tokenId: id, subject: id.optional(), expiresAt: isoTime, reason: reason.optional() }),
+  schema: z.strictObject({
+    tokenId: id,
+    subject: id.optional(),
+    expiresAt: isoTime,
+    reason: reason.optional(),
+  }),
   upcasters: {},
   stream: (d) => `token-${d.tokenId}`,
   subjects: (d) => ({ tokenId: d.tokenId, ...(d.subject ? { subject: d.subject } : {}) }),
 });
 
-export const keyEvents = [KeyCreated, KeyActivated, KeyRotated, KeyRetired, KeyRevoked, TokenRevoked] as const;
+export const keyEvents = [
+  KeyCreated,
+  KeyActivated,
+  KeyRotated,
+  KeyRetired,
+  KeyRevoked,
+  TokenRevoked,
+] as const;

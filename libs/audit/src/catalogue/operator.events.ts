@@ -4,7 +4,10 @@ import { id, ip } from './fields.js';
 
 const stream = (d: { operatorId: string }) => `operator-${d.operatorId}`;
 /** Parameters of an action as given, minus secrets (flags, ids, durations). */
-const parameters = z.record(z.string().max(64), z.union([z.string().max(500), z.number(), z.boolean(), z.null()]));
+const parameters = z.record(
+  z.string().max(64),
+  z.union([z.string().max(500), z.number(), z.boolean(), z.null()]),
+);
 
 /** An operator (API key or CLI user) performed an action through the control API or the CLI. */
 export const OperatorActionPerformed = defineEvent({

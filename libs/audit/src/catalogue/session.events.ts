@@ -62,7 +62,12 @@ export const SessionPeerJoined = defineEvent({
   }),
   upcasters: {},
   stream,
-  subjects: (d) => ({ sessionId: d.sessionId, peerId: d.peerId, subject: d.subject, connectionId: d.connectionId }),
+  subjects: (d) => ({
+    sessionId: d.sessionId,
+    peerId: d.peerId,
+    subject: d.subject,
+    connectionId: d.connectionId,
+  }),
 });
 
 export const SessionPeerLeft = defineEvent({

@@ -14,7 +14,11 @@ function recorder(delayMs = 5, fail?: (batch: string[]) => Error | undefined) {
     concurrent--;
     const error = fail?.(batch);
     if (error) throw error;
-    return batch.map((r) => (r.startsWith('conflict') ? { ok: false, error: new Error(r) } : { ok: true, value: `done:${r}` }));
+    return batch.map((r) =>
+      r.startsWith('conflict')
+        ? { ok: false, error: new Error(r) }
+        : { ok: true, value: `done:${r}` },
+    );
   };
   return { commit, batches, maxConcurrent: () => maxConcurrent };
 }
@@ -22,7 +26,11 @@ function recorder(delayMs = 5, fail?: (batch: string[]) => Error | undefined) {
 describe('GroupCommitter', () => {
   it('commits requests issued together in one batch, and later ones in the next', async () => {
     const r = recorder();
-    const gc = new GroupCommitter(r.commit, { maxBatchWeight: 100, windowMs: 0, maxPendingWeight: 1000 });
+    const gc = new GroupCommitter(r.commit, {
+      maxBatchWeight: 100,
+      windowMs: 0,
+      maxPendingWeight: 1000,
+    });
     const first = await Promise.all(['a', 'b', 'c'].map((x) => gc.submit(x, 1)));
     expect(first).toEqual(['done:a', 'done:b', 'done:c']);
     expect(r.batches).toEqual([['a', 'b', 'c']]);
@@ -35,28 +43,46 @@ describe('GroupCommitter', () => {
 
   it('rejects only the request whose outcome failed', async () => {
     const r = recorder();
-    const gc = new GroupCommitter(r.commit, { maxBatchWeight: 100, windowMs: 0, maxPendingWeight: 1000 });
+    const gc = new GroupCommitter(r.commit, {
+      maxBatchWeight: 100,
+      windowMs: 0,
+      maxPendingWeight: 1000,
+    });
     const results = await Promise.allSettled(['a', 'conflict-b', 'c'].map((x) => gc.submit(x, 1)));
     expect(results.map((x) => x.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   });
 
   it('rejects every request of a commit that failed: nothing is reported durable', async () => {
     const r = recorder(1, () => new Error('disk full'));
-    const gc = new GroupCommitter(r.commit, { maxBatchWeight: 100, windowMs: 0, maxPendingWeight: 1000 });
+    const gc = new GroupCommitter(r.commit, {
+      maxBatchWeight: 100,
+      windowMs: 0,
+      maxPendingWeight: 1000,
+    });
     const results = await Promise.allSettled(['a', 'b'].map((x) => gc.submit(x, 1)));
-    expect(results.every((x) => x.status === 'rejected' && (x.reason as Error).message === 'disk full')).toBe(true);
+    expect(
+      results.every((x) => x.status === 'rejected' && (x.reason as Error).message === 'disk full'),
+    ).toBe(true);
   });
 
   it('bounds batches by weight', async () => {
     const r = recorder();
-    const gc = new GroupCommitter(r.commit, { maxBatchWeight: 5, windowMs: 0, maxPendingWeight: 1000 });
+    const gc = new GroupCommitter(r.commit, {
+      maxBatchWeight: 5,
+      windowMs: 0,
+      maxPendingWeight: 1000,
+    });
     await Promise.all(Array.from({ length: 12 }, (_, i) => gc.submit(`r${i}`, 1)));
     expect(r.batches.map((b) => b.length)).toEqual([5, 5, 2]);
   });
 
   it('waits for the window to gather more requests', async () => {
     const r = recorder(1);
-    const gc = new GroupCommitter(r.commit, { maxBatchWeight: 100, windowMs: 30, maxPendingWeight: 1000 });
+    const gc = new GroupCommitter(r.commit, {
+      maxBatchWeight: 100,
+      windowMs: 30,
+      maxPendingWeight: 1000,
+    });
     const a = gc.submit('a', 1);
     await sleep(5);
     const b = gc.submit('b', 1);
@@ -66,7 +92,11 @@ describe('GroupCommitter', () => {
 
   it('refuses requests beyond the pending bound with event_store_overloaded', async () => {
     const r = recorder(20);
-    const gc = new GroupCommitter(r.commit, { maxBatchWeight: 10, windowMs: 0, maxPendingWeight: 3 });
+    const gc = new GroupCommitter(r.commit, {
+      maxBatchWeight: 10,
+      windowMs: 0,
+      maxPendingWeight: 3,
+    });
     const accepted = [gc.submit('a', 2), gc.submit('b', 1)];
     await expect(gc.submit('c', 1)).rejects.toMatchObject({ code: EventStoreErrorCode.Overloaded });
     await Promise.all(accepted);
@@ -91,7 +121,11 @@ describe('GroupCommitter', () => {
 
   it('drains queued requests on close and refuses new ones', async () => {
     const r = recorder(5);
-    const gc = new GroupCommitter(r.commit, { maxBatchWeight: 100, windowMs: 50, maxPendingWeight: 1000 });
+    const gc = new GroupCommitter(r.commit, {
+      maxBatchWeight: 100,
+      windowMs: 50,
+      maxPendingWeight: 1000,
+    });
     const pending = gc.submit('a', 1);
     await gc.close();
     await expect(pending).resolves.toBe('done:a');

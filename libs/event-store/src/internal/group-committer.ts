@@ -63,7 +63,9 @@ export class GroupCommitter<Q, R> {
 
   submit(request: Q, weight: number): Promise<R> {
     if (this.closed) {
-      return Promise.reject(new EventStoreError(EventStoreErrorCode.Closed, 'the event store is closed'));
+      return Promise.reject(
+        new EventStoreError(EventStoreErrorCode.Closed, 'the event store is closed'),
+      );
     }
     if (this.queuedWeight + weight > this.options.maxPendingWeight && this.queue.length > 0) {
       return Promise.reject(
@@ -87,7 +89,11 @@ export class GroupCommitter<Q, R> {
       this.scheduled = false;
       this.startCommits();
     };
-    if (this.options.windowMs > 0 && !this.closed && this.queuedWeight < this.options.maxBatchWeight) {
+    if (
+      this.options.windowMs > 0 &&
+      !this.closed &&
+      this.queuedWeight < this.options.maxBatchWeight
+    ) {
       setTimeout(run, this.options.windowMs);
     } else {
       // Appends issued in the same tick join this commit.
@@ -122,7 +128,11 @@ export class GroupCommitter<Q, R> {
       const rest: Pending<Q, R>[] = [];
       for (const p of this.queue) {
         const key = keyOf(p.request);
-        if (held.has(key) || this.inFlightKeys.has(key) || (batch.length > 0 && weight + p.weight > limit)) {
+        if (
+          held.has(key) ||
+          this.inFlightKeys.has(key) ||
+          (batch.length > 0 && weight + p.weight > limit)
+        ) {
           held.add(key);
           rest.push(p);
         } else {

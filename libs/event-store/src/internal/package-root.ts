@@ -7,7 +7,8 @@ export function packageRoot(moduleUrl: string): string {
   let dir = path.dirname(fileURLToPath(moduleUrl));
   while (!existsSync(path.join(dir, 'package.json')) || !existsSync(path.join(dir, 'migrations'))) {
     const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`no sscontrol package root above ${fileURLToPath(moduleUrl)}`);
+    if (parent === dir)
+      throw new Error(`no sscontrol package root above ${fileURLToPath(moduleUrl)}`);
     dir = parent;
   }
   return dir;

@@ -1,7 +1,13 @@
 import { canonicalJson } from '../canonical-json.js';
 import { payloadDigest } from '../chain.js';
 import { EventStoreError, EventStoreErrorCode } from '../event-store.errors.js';
-import { ANY, NO_STREAM, STREAM_EXISTS, type EventToAppend, type ExpectedRevision } from '../event-store.js';
+import {
+  ANY,
+  NO_STREAM,
+  STREAM_EXISTS,
+  type EventToAppend,
+  type ExpectedRevision,
+} from '../event-store.js';
 import { isUuid, uuidv7 } from '../uuid-v7.js';
 
 /** Largest canonical payload + metadata of one event. */
@@ -35,8 +41,16 @@ function invalid(message: string): never {
 }
 
 /** Validates a stream id or event type: non-empty, at most 200 characters, no control characters. */
-export function checkName(kind: 'stream id' | 'event type' | 'subscription name', value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > 200 || CONTROL.test(value)) {
+export function checkName(
+  kind: 'stream id' | 'event type' | 'subscription name',
+  value: unknown,
+): string {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    value.length > 200 ||
+    CONTROL.test(value)
+  ) {
     invalid(`${kind} must be 1-200 characters without control characters`);
   }
   return value;
@@ -60,7 +74,13 @@ export function encodeExpected(expected: ExpectedRevision | undefined): number {
 }
 
 export function describeExpected(expected: number): string | number {
-  return expected === -1 ? ANY : expected === -2 ? NO_STREAM : expected === -3 ? STREAM_EXISTS : expected;
+  return expected === -1
+    ? ANY
+    : expected === -2
+      ? NO_STREAM
+      : expected === -3
+        ? STREAM_EXISTS
+        : expected;
 }
 
 /** True when a stream at `current` (null: absent) satisfies `expected` (encoded). */
@@ -96,8 +116,10 @@ export function prepareAppend(
   expectedRevision: ExpectedRevision | undefined,
 ): PreparedAppend {
   checkName('stream id', streamId);
-  if (!Array.isArray(events) || events.length === 0) invalid('an append needs at least one event');
-  if (events.length > MAX_EVENTS_PER_APPEND) invalid(`at most ${MAX_EVENTS_PER_APPEND} events per append`);
+  const list: unknown = events;
+  if (!Array.isArray(list) || list.length === 0) invalid('an append needs at least one event');
+  if (events.length > MAX_EVENTS_PER_APPEND)
+    invalid(`at most ${MAX_EVENTS_PER_APPEND} events per append`);
   const seen = new Set<string>();
   const prepared = events.map((e, i): PreparedEvent => {
     const type = checkName('event type', e.type);

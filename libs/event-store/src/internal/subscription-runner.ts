@@ -1,4 +1,4 @@
-import { EventEmitter } from 'node:events';
+import { type EventEmitter } from 'node:events';
 import type { LogFilter, RecordedEvent, SubscribeOptions, Subscription } from '../event-store.js';
 import { checkName } from './prepare.js';
 
@@ -24,7 +24,10 @@ export interface SubscriptionSource {
  * event to the handler in order, persists the position after each page, and once caught up
  * waits for a notification (or the poll interval) before reading again.
  */
-export function runSubscription(source: SubscriptionSource, options: SubscribeOptions): Subscription {
+export function runSubscription(
+  source: SubscriptionSource,
+  options: SubscribeOptions,
+): Subscription {
   if (options.name !== undefined) checkName('subscription name', options.name);
   const batchSize = options.batchSize ?? 500;
   const pollMs = options.pollIntervalMs ?? 250;
@@ -51,7 +54,8 @@ export function runSubscription(source: SubscriptionSource, options: SubscribeOp
   };
 
   const loop = async () => {
-    if (options.name !== undefined) position = (await source.loadPosition(options.name)) ?? position;
+    if (options.name !== undefined)
+      position = (await source.loadPosition(options.name)) ?? position;
     const startHead = await source.headPosition();
     while (!stopping) {
       const page = await source.readPage(position, filter, batchSize);

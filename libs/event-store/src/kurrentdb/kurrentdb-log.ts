@@ -14,6 +14,7 @@ import {
   clientErrorType,
   internalStreams,
   positionToNumber,
+  storeStreamsRegex,
   toEventStoreError,
   toReadPosition,
   toStoredEvent,
@@ -43,7 +44,7 @@ export interface ScanPage {
  */
 export class KurrentDbLog {
   readonly streams: InternalStreams;
-  /** Server-side filter of `$all` that keeps this store's streams (and its internal ones). */
+  /** Server-side filter of `$all` that keeps this store's logical streams only. */
   readonly baseFilter: Filter;
 
   constructor(
@@ -52,8 +53,7 @@ export class KurrentDbLog {
     private readonly connectionString: string,
   ) {
     this.streams = internalStreams(prefix);
-    // Without a prefix, `$`-streams (system streams, projections' links) are skipped server-side.
-    this.baseFilter = prefix ? streamNameFilter({ prefixes: [prefix] }) : streamNameFilter({ regex: '^[^$]' });
+    this.baseFilter = streamNameFilter({ regex: storeStreamsRegex(prefix) });
   }
 
   /** The KurrentDB stream of a logical stream. */
@@ -61,12 +61,20 @@ export class KurrentDbLog {
     return `${this.prefix}${streamId}`;
   }
 
-  fail(error: unknown, what: string, conflict?: { streamId: string; expected: number }): EventStoreError {
+  fail(
+    error: unknown,
+    what: string,
+    conflict?: { streamId: string; expected: number },
+  ): EventStoreError {
     return toEventStoreError(error, this.connectionString, what, conflict);
   }
 
   /** Appends; the caller maps failures (it knows the logical stream and expectation). */
-  append(stream: string, events: EventData[], streamState: AppendStreamState): Promise<ClientAppendResult> {
+  append(
+    stream: string,
+    events: EventData[],
+    streamState: AppendStreamState,
+  ): Promise<ClientAppendResult> {
     return this.client.appendToStream(stream, events, { streamState });
   }
 
@@ -91,7 +99,8 @@ export class KurrentDbLog {
       for await (const resolved of read) if (resolved.event) out.push(resolved.event);
     } catch (error) {
       const type = clientErrorType(error);
-      if (type === 'stream-not-found' || type === 'stream-deleted' || type === 'stream-tombstoned') return null;
+      if (type === 'stream-not-found' || type === 'stream-deleted' || type === 'stream-tombstoned')
+        return null;
       throw this.fail(error, `read stream ${stream}`);
     }
     return out;
@@ -103,8 +112,15 @@ export class KurrentDbLog {
     return events?.[0] ?? null;
   }
 
-  /** This store's events of a stream page (others are skipped). */
-  async storeEvents(streamId: string, fromRevision: number, count: number): Promise<{ events: StoredEvent[]; read: number } | null> {
+  /**
+   * A page of a stream: this store's events in it (others are skipped), how many events were
+   * read, and the revision to read next. Null when the stream does not exist.
+   */
+  async storeEvents(
+    streamId: string,
+    fromRevision: number,
+    count: number,
+  ): Promise<{ events: StoredEvent[]; read: number; next: number } | null> {
     const raw = await this.readStream(this.stream(streamId), fromRevision, count);
     if (raw === null) return null;
     const events: StoredEvent[] = [];
@@ -118,7 +134,26 @@ export class KurrentDbLog {
       const stored = toStoredEvent(this.prefix, e);
       if (stored) events.push(stored);
     }
-    return { events, read: raw.length };
+    const last = raw[raw.length - 1];
+    return { events, read: raw.length, next: last ? Number(last.revision) + 1 : fromRevision };
+  }
+
+  /** Position of the last event in `$all`, whatever its stream, or 0. */
+  async endPosition(): Promise<number> {
+    try {
+      const read = this.client.readAll({
+        fromPosition: END,
+        direction: BACKWARDS,
+        maxCount: 1,
+        requiresLeader: true,
+      });
+      for await (const resolved of read) {
+        if (resolved.event) return positionToNumber(resolved.event.position);
+      }
+    } catch (error) {
+      throw this.fail(error, 'read the end of $all');
+    }
+    return 0;
   }
 
   /** A raw forward page of `$all` from `from` (inclusive; 0 is the start). */

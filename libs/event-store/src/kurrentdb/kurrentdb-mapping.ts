@@ -22,7 +22,7 @@ import { checkName, describeExpected } from '../internal/prepare.js';
  * event envelope, chain records and errors. Nothing here talks to a server, so it is unit-tested.
  */
 
-/** Logical stream ids with this prefix name the adapter's own streams; appends to them are refused. */
+/** Logical stream ids with this prefix name the adapter's own streams (appends are refused). */
 export const RESERVED_STREAM_PREFIX = 'sscontrol-';
 
 /** Event type of a chain record in the chain stream. */
@@ -78,6 +78,16 @@ export function logicalStreamId(prefix: string, kurrentStream: string): string |
   const id = kurrentStream.slice(prefix.length);
   if (id.length === 0 || id.startsWith('$') || id.startsWith(RESERVED_STREAM_PREFIX)) return null;
   return id;
+}
+
+/**
+ * Server-side stream-name filter (a .NET regex) that keeps this store's logical streams and
+ * drops its own bookkeeping streams and, without a prefix, KurrentDB's `$` system streams. Reads
+ * and the sealer then never fetch chain records or checkpoints only to discard them.
+ */
+export function storeStreamsRegex(prefix: string): string {
+  const escaped = prefix.replace(/[.*+?^${}()|[\]\\#\s-]/g, '\\$&');
+  return `^${escaped}(?!${RESERVED_STREAM_PREFIX}|\\$)`;
 }
 
 /** Maps an encoded expected revision (see `prepare.ts`) to the client's `streamState`. */
@@ -350,7 +360,13 @@ export function decodeChainEntries(data: unknown, revision: bigint | number): Ch
  * longer matches) with the hashes the sealer committed for its position.
  */
 export function toChainRecord(event: StoredEvent, prevHash: string, hash: string): ChainRecord {
-  return { ...chainFieldsOf(event), position: event.position, prevHash, hash, dataJson: event.dataJson };
+  return {
+    ...chainFieldsOf(event),
+    position: event.position,
+    prevHash,
+    hash,
+    dataJson: event.dataJson,
+  };
 }
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\/(?:[^@/?#]*@)?([^/?#]*)/i;
@@ -379,12 +395,13 @@ export function redactSecrets(text: string, connectionString: string): string {
       // A malformed escape cannot have been sent decoded.
     }
     // Very short strings would blank out unrelated text and hide nothing worth hiding.
-    for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[redacted]');
+    for (const secret of secrets)
+      if (secret.length >= 4) out = out.split(secret).join('[redacted]');
   }
   return out;
 }
 
-/** The client's error kind (`ErrorType` of `@kurrent/kurrentdb-client`), when it is a client error. */
+/** The kind (`ErrorType` of `@kurrent/kurrentdb-client`) of a client error, else undefined. */
 export function clientErrorType(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const type = (error as { type?: unknown }).type;
@@ -416,7 +433,11 @@ export function toEventStoreError(
   const type = clientErrorType(error);
   if (type === 'wrong-expected-version' && conflict) {
     const actual = actualRevision((error as { actualState?: unknown }).actualState);
-    return new WrongExpectedRevisionError(conflict.streamId, describeExpected(conflict.expected), actual);
+    return new WrongExpectedRevisionError(
+      conflict.streamId,
+      describeExpected(conflict.expected),
+      actual,
+    );
   }
   const raw = error instanceof Error ? error.message : String(error);
   const message = redactSecrets(raw, connectionString).slice(0, 500);
@@ -426,8 +447,9 @@ export function toEventStoreError(
       `KurrentDB refused to ${what}: the append is larger than the server accepts (${message})`,
     );
   }
+  const kind = type ?? (error instanceof Error ? error.name : 'error');
   return new EventStoreError(
     EventStoreErrorCode.Unavailable,
-    `KurrentDB could not ${what}: ${type ?? (error instanceof Error ? error.name : 'error')}: ${message}`,
+    `KurrentDB could not ${what}: ${kind}: ${message}`,
   );
 }

@@ -22,8 +22,14 @@ import type {
   Subscription,
 } from '../event-store.js';
 import { GroupCommitter, type BatchOutcome } from '../internal/group-committer.js';
-import { checkName, describeExpected, prepareAppend, type PreparedAppend } from '../internal/prepare.js';
+import {
+  checkName,
+  describeExpected,
+  prepareAppend,
+  type PreparedAppend,
+} from '../internal/prepare.js';
 import { runSubscription, type LogPage } from '../internal/subscription-runner.js';
+import { PG_TYPES } from './pg-types.js';
 import { checkPostgresSchema } from './postgres-migrations.js';
 
 /** Options of {@link createPostgresEventStore}. */
@@ -46,15 +52,20 @@ export interface PostgresEventStoreOptions {
 const COLUMNS =
   'position, stream_id, revision, event_id, type, schema_version, recorded_at, metadata, data, data_digest, prev_hash, hash';
 
-type Row = [number, string, number, string, string, number, number, string, string, string, string, string];
-
-const TYPES = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    // int8: positions, revisions and milliseconds stay below 2^53.
-    if (oid === 20) return (v: string) => Number(v);
-    return pg.types.getTypeParser(oid, format);
-  },
-} as unknown as pg.CustomTypesConfig;
+type Row = [
+  number,
+  string,
+  number,
+  string,
+  string,
+  number,
+  number,
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 
 function toEvent(r: Row): RecordedEvent {
   return {
@@ -167,14 +178,20 @@ class PostgresEventStore implements EventStore {
       const outcomes: BatchOutcome<AppendResult>[] = [];
       for (const req of batch) {
         const single = await this.appendBatch([req]);
-        outcomes.push(single === null ? await this.rejectOrReplay(req, null) : this.outcome(req, single, 0));
+        outcomes.push(
+          single === null ? await this.rejectOrReplay(req, null) : this.outcome(req, single, 0),
+        );
       }
       return outcomes;
     }
     const outcomes: BatchOutcome<AppendResult>[] = [];
     for (let i = 0; i < batch.length; i++) {
       const o = this.outcome(batch[i]!, result, i);
-      outcomes.push(o.ok || o.error !== REFUSED ? o : await this.rejectOrReplay(batch[i]!, result[i * 3 + 2] ?? null));
+      outcomes.push(
+        o.ok || o.error !== REFUSED
+          ? o
+          : await this.rejectOrReplay(batch[i]!, result[i * 3 + 2] ?? null),
+      );
     }
     return outcomes;
   }
@@ -204,7 +221,11 @@ class PostgresEventStore implements EventStore {
     }
   }
 
-  private outcome(req: PreparedAppend, result: (number | null)[], i: number): BatchOutcome<AppendResult> {
+  private outcome(
+    req: PreparedAppend,
+    result: (number | null)[],
+    i: number,
+  ): BatchOutcome<AppendResult> {
     const firstPosition = result[i * 3]!;
     if (firstPosition < 0) return { ok: false, error: REFUSED };
     return {
@@ -221,10 +242,23 @@ class PostgresEventStore implements EventStore {
   }
 
   /** A refused request succeeds only as an exact replay of events already recorded. */
-  private async rejectOrReplay(req: PreparedAppend, refusedAt: number | null): Promise<BatchOutcome<AppendResult>> {
-    const current = refusedAt === null ? await this.streamRevision(req.streamId) : refusedAt < 0 ? null : refusedAt;
+  private async rejectOrReplay(
+    req: PreparedAppend,
+    refusedAt: number | null,
+  ): Promise<BatchOutcome<AppendResult>> {
+    const current =
+      refusedAt === null
+        ? await this.streamRevision(req.streamId)
+        : refusedAt < 0
+          ? null
+          : refusedAt;
     const ids = req.events.map((e) => e.id);
-    const res = await this.pool.query<{ event_id: string; stream_id: string; revision: number; position: number }>(
+    const res = await this.pool.query<{
+      event_id: string;
+      stream_id: string;
+      revision: number;
+      position: number;
+    }>(
       `SELECT event_id, stream_id, revision, position FROM ${this.q}.events WHERE event_id = ANY($1::uuid[])`,
       [ids],
     );
@@ -234,7 +268,11 @@ class PostgresEventStore implements EventStore {
     if (
       first &&
       rows.every(
-        (r, i) => r && r.stream_id === req.streamId && r.revision === first.revision + i && r.position === first.position + i,
+        (r, i) =>
+          r &&
+          r.stream_id === req.streamId &&
+          r.revision === first.revision + i &&
+          r.position === first.position + i,
       )
     ) {
       return {
@@ -259,15 +297,22 @@ class PostgresEventStore implements EventStore {
         ),
       };
     }
-    return { ok: false, error: new WrongExpectedRevisionError(req.streamId, describeExpected(req.expected), current) };
+    return {
+      ok: false,
+      error: new WrongExpectedRevisionError(req.streamId, describeExpected(req.expected), current),
+    };
   }
 
-  append(streamId: string, events: readonly EventToAppend[], options?: AppendOptions): Promise<AppendResult> {
+  append(
+    streamId: string,
+    events: readonly EventToAppend[],
+    options?: AppendOptions,
+  ): Promise<AppendResult> {
     try {
       const prepared = prepareAppend(streamId, events, options?.expectedRevision);
       return this.committer.submit(prepared, prepared.events.length);
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
 
@@ -282,11 +327,17 @@ class PostgresEventStore implements EventStore {
 
   async streamRevision(streamId: string): Promise<number | null> {
     checkName('stream id', streamId);
-    const rows = await this.rows(`SELECT max(revision) FROM ${this.q}.events WHERE stream_id = $1`, [streamId]);
+    const rows = await this.rows(
+      `SELECT max(revision) FROM ${this.q}.events WHERE stream_id = $1`,
+      [streamId],
+    );
     return (rows[0]?.[0] as number | null) ?? null;
   }
 
-  async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
+  async *readStream(
+    streamId: string,
+    options: ReadStreamOptions = {},
+  ): AsyncIterable<RecordedEvent> {
     checkName('stream id', streamId);
     let from = options.fromRevision ?? 0;
     let remaining = options.maxCount ?? Number.MAX_SAFE_INTEGER;
@@ -303,7 +354,12 @@ class PostgresEventStore implements EventStore {
     }
   }
 
-  private async logPage(after: number, to: number, filter: LogFilter, limit: number): Promise<LogPage> {
+  private async logPage(
+    after: number,
+    to: number,
+    filter: LogFilter,
+    limit: number,
+  ): Promise<LogPage> {
     const params: unknown[] = [after, Math.min(to, Number.MAX_SAFE_INTEGER), limit];
     let where = '';
     if (filter.types && filter.types.length > 0) {
@@ -360,7 +416,8 @@ class PostgresEventStore implements EventStore {
   subscribe(options: SubscribeOptions): Subscription {
     return runSubscription(
       {
-        readPage: (after, filter, limit) => this.logPage(after, Number.MAX_SAFE_INTEGER, filter, limit),
+        readPage: (after, filter, limit) =>
+          this.logPage(after, Number.MAX_SAFE_INTEGER, filter, limit),
         headPosition: async () => (await this.head()).position,
         loadPosition: (name) => this.subscriptionPosition(name),
         savePosition: async (name, position) => {
@@ -378,12 +435,17 @@ class PostgresEventStore implements EventStore {
 
   async subscriptionPosition(name: string): Promise<number | null> {
     checkName('subscription name', name);
-    const rows = await this.rows(`SELECT position FROM ${this.q}.subscriptions WHERE name = $1`, [name]);
+    const rows = await this.rows(`SELECT position FROM ${this.q}.subscriptions WHERE name = $1`, [
+      name,
+    ]);
     return (rows[0]?.[0] as number | undefined) ?? null;
   }
 
   async head(): Promise<StoreHead> {
-    const rows = await this.rows(`SELECT position, hash, recorded_at FROM ${this.q}.head WHERE id = 1`, []);
+    const rows = await this.rows(
+      `SELECT position, hash, recorded_at FROM ${this.q}.head WHERE id = 1`,
+      [],
+    );
     const [position, hash, recordedAt] = rows[0] as [number, string, number];
     return { position, hash, recordedAt: position === 0 ? null : new Date(recordedAt) };
   }
@@ -413,9 +475,10 @@ class PostgresEventStore implements EventStore {
       );
       out.set(0, rows[0]![0] as string);
     }
-    const rows = await this.rows(`SELECT position, hash FROM ${this.q}.events WHERE position = ANY($1::bigint[])`, [
-      positions.filter((p) => p > 0),
-    ]);
+    const rows = await this.rows(
+      `SELECT position, hash FROM ${this.q}.events WHERE position = ANY($1::bigint[])`,
+      [positions.filter((p) => p > 0)],
+    );
     for (const [p, h] of rows as [number, string][]) out.set(p, h);
     return out;
   }
@@ -435,12 +498,14 @@ class PostgresEventStore implements EventStore {
  * Opens the PostgreSQL event store. Refuses a server that acknowledges commits before they are
  * durable, and a schema that `sscontrol migrate` has not brought to this release.
  */
-export async function createPostgresEventStore(options: PostgresEventStoreOptions): Promise<EventStore> {
+export async function createPostgresEventStore(
+  options: PostgresEventStoreOptions,
+): Promise<EventStore> {
   const schema = options.schema ?? 'sscontrol';
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.poolMax ?? 10,
-    types: TYPES,
+    types: PG_TYPES,
     connectionTimeoutMillis: 10_000,
     application_name: 'sscontrol',
   });
@@ -467,8 +532,16 @@ export async function createPostgresEventStore(options: PostgresEventStoreOption
       );
     }
     await checkPostgresSchema(client, schema);
-    const meta = await client.query<{ value: string }>(`SELECT value FROM "${schema}".store_meta WHERE key = 'store_id'`);
-    const store = new PostgresEventStore(pool, schema, meta.rows[0]!.value, s.get('synchronous_commit')!, options);
+    const meta = await client.query<{ value: string }>(
+      `SELECT value FROM "${schema}".store_meta WHERE key = 'store_id'`,
+    );
+    const store = new PostgresEventStore(
+      pool,
+      schema,
+      meta.rows[0]!.value,
+      s.get('synchronous_commit')!,
+      options,
+    );
     client.release();
     await store.startListening();
     return store;

@@ -25,12 +25,17 @@ const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
 
 function checkSchema(schema: string): void {
   if (!IDENT.test(schema)) {
-    throw new EventStoreError(EventStoreErrorCode.Misconfigured, `invalid schema name ${JSON.stringify(schema)}`);
+    throw new EventStoreError(
+      EventStoreErrorCode.Misconfigured,
+      `invalid schema name ${JSON.stringify(schema)}`,
+    );
   }
 }
 
 /** The shipped migrations in version order. */
-export function loadMigrations(dir = path.join(packageRoot(import.meta.url), 'migrations', 'postgres')): Migration[] {
+export function loadMigrations(
+  dir = path.join(packageRoot(import.meta.url), 'migrations', 'postgres'),
+): Migration[] {
   return readdirSync(dir)
     .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
     .sort()
@@ -49,8 +54,13 @@ function render(sql: string, schema: string): string {
   return sql.replaceAll('${schema_literal}', `'${schema}'`).replaceAll('${schema}', `"${schema}"`);
 }
 
-async function appliedMigrations(client: pg.ClientBase, schema: string): Promise<Map<number, string> | null> {
-  const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [`"${schema}".schema_migrations`]);
+async function appliedMigrations(
+  client: pg.ClientBase,
+  schema: string,
+): Promise<Map<number, string> | null> {
+  const exists = await client.query<{ t: string | null }>('SELECT to_regclass($1) AS t', [
+    `"${schema}".schema_migrations`,
+  ]);
   if (!exists.rows[0]?.t) return null;
   const rows = await client.query<{ version: number; checksum: string }>(
     `SELECT version, checksum FROM "${schema}".schema_migrations ORDER BY version`,
@@ -62,7 +72,10 @@ async function appliedMigrations(client: pg.ClientBase, schema: string): Promise
  * Applies pending migrations to `schema`, each in its own transaction, under an advisory lock so
  * that concurrent `sscontrol migrate` runs (several replicas starting) apply each file once.
  */
-export async function migratePostgres(connectionString: string, schema: string): Promise<MigrationReport> {
+export async function migratePostgres(
+  connectionString: string,
+  schema: string,
+): Promise<MigrationReport> {
   checkSchema(schema);
   const migrations = loadMigrations();
   const client = new pg.Client({ connectionString });
@@ -105,7 +118,9 @@ export async function migratePostgres(connectionString: string, schema: string):
       applied.push(m.name);
     }
   } finally {
-    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`sscontrol-migrate:${schema}`]).catch(() => undefined);
+    await client
+      .query('SELECT pg_advisory_unlock(hashtext($1))', [`sscontrol-migrate:${schema}`])
+      .catch(() => undefined);
     await client.end();
   }
   return { schema, applied, alreadyApplied };
@@ -132,7 +147,9 @@ export async function checkPostgresSchema(client: pg.ClientBase, schema: string)
       `schema "${schema}" lacks migrations ${missing.join(', ')}: run \`sscontrol migrate\``,
     );
   }
-  const newer = [...(done?.keys() ?? [])].filter((v) => !loadMigrations().some((m) => m.version === v));
+  const newer = [...(done?.keys() ?? [])].filter(
+    (v) => !loadMigrations().some((m) => m.version === v),
+  );
   if (newer.length > 0) {
     throw new EventStoreError(
       EventStoreErrorCode.Misconfigured,

@@ -58,7 +58,11 @@ function unavailable(failure: WorkerFailure): EventStoreError {
 
 function toError(outcome: Extract<WriterOutcome, { ok: false }>['error']): Error {
   if (outcome.code === EventStoreErrorCode.WrongExpectedRevision) {
-    return new WrongExpectedRevisionError(outcome.streamId ?? '', outcome.expected ?? 'any', outcome.actual ?? null);
+    return new WrongExpectedRevisionError(
+      outcome.streamId ?? '',
+      outcome.expected ?? 'any',
+      outcome.actual ?? null,
+    );
   }
   return new EventStoreError(outcome.code, outcome.message);
 }
@@ -92,7 +96,11 @@ class SqliteEventStore implements EventStore {
     });
     worker.on('exit', () => {
       for (const resolve of this.replies.values()) {
-        resolve({ id: -1, ok: false, error: { code: 'WORKER_EXITED', message: 'the writer thread exited' } });
+        resolve({
+          id: -1,
+          ok: false,
+          error: { code: 'WORKER_EXITED', message: 'the writer thread exited' },
+        });
       }
       this.replies.clear();
     });
@@ -105,9 +113,13 @@ class SqliteEventStore implements EventStore {
     });
   }
 
-  private request(msg: WriterRequest extends infer T ? (T extends unknown ? Omit<T, 'id'> : never) : never): Promise<WriterReply> {
+  private request(
+    msg: WriterRequest extends infer T ? (T extends unknown ? Omit<T, 'id'> : never) : never,
+  ): Promise<WriterReply> {
     if (this.closed && msg.op !== 'close') {
-      return Promise.reject(new EventStoreError(EventStoreErrorCode.Closed, 'the event store is closed'));
+      return Promise.reject(
+        new EventStoreError(EventStoreErrorCode.Closed, 'the event store is closed'),
+      );
     }
     const id = this.nextId++;
     return new Promise((resolve) => {
@@ -127,12 +139,16 @@ class SqliteEventStore implements EventStore {
     return outcomes;
   }
 
-  append(streamId: string, events: readonly EventToAppend[], options?: AppendOptions): Promise<AppendResult> {
+  append(
+    streamId: string,
+    events: readonly EventToAppend[],
+    options?: AppendOptions,
+  ): Promise<AppendResult> {
     try {
       const prepared = prepareAppend(streamId, events, options?.expectedRevision);
       return this.committer.submit(prepared, prepared.events.length);
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
 
@@ -140,7 +156,10 @@ class SqliteEventStore implements EventStore {
     return Promise.resolve(this.reader.streamRevision(checkName('stream id', streamId)));
   }
 
-  async *readStream(streamId: string, options: ReadStreamOptions = {}): AsyncIterable<RecordedEvent> {
+  async *readStream(
+    streamId: string,
+    options: ReadStreamOptions = {},
+  ): AsyncIterable<RecordedEvent> {
     checkName('stream id', streamId);
     let from = options.fromRevision ?? 0;
     let remaining = options.maxCount ?? Number.MAX_SAFE_INTEGER;
@@ -171,7 +190,8 @@ class SqliteEventStore implements EventStore {
   subscribe(options: SubscribeOptions): Subscription {
     return runSubscription(
       {
-        readPage: (after, filter, limit) => Promise.resolve(this.reader.logPage(after, Number.MAX_SAFE_INTEGER, filter, limit)),
+        readPage: (after, filter, limit) =>
+          Promise.resolve(this.reader.logPage(after, Number.MAX_SAFE_INTEGER, filter, limit)),
         headPosition: () => Promise.resolve(this.reader.headPosition()),
         loadPosition: (name) => Promise.resolve(this.reader.subscriptionPosition(name)),
         savePosition: async (name, position) => {
@@ -230,25 +250,34 @@ class SqliteEventStore implements EventStore {
 }
 
 /** Opens (creating when needed) the embedded SQLite event store. */
-export async function createSqliteEventStore(options: SqliteEventStoreOptions): Promise<EventStore> {
+export async function createSqliteEventStore(
+  options: SqliteEventStoreOptions,
+): Promise<EventStore> {
   const inMemory = options.path === ':memory:';
   const file = inMemory ? options.path : path.resolve(options.path);
   try {
     if (!inMemory) mkdirSync(path.dirname(file), { recursive: true });
   } catch (error) {
-    throw new EventStoreError(EventStoreErrorCode.Unavailable, `cannot create ${path.dirname(file)}: ${(error as Error).message}`);
+    throw new EventStoreError(
+      EventStoreErrorCode.Unavailable,
+      `cannot create ${path.dirname(file)}: ${(error as Error).message}`,
+    );
   }
-  const worker = new Worker(workerScript(import.meta.url, 'sqlite-writer.worker'), { workerData: { path: file } });
-  const ready = await new Promise<{ op: 'ready'; storeId: string } | { op: 'failed'; error: WorkerFailure }>(
-    (resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    },
-  );
+  const worker = new Worker(workerScript(import.meta.url, 'sqlite-writer.worker'), {
+    workerData: { path: file },
+  });
+  const ready = await new Promise<
+    { op: 'ready'; storeId: string } | { op: 'failed'; error: WorkerFailure }
+  >((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
   if (ready.op === 'failed') {
     await worker.terminate();
     const code =
-      ready.error.code === EventStoreErrorCode.Misconfigured ? EventStoreErrorCode.Misconfigured : EventStoreErrorCode.Unavailable;
+      ready.error.code === EventStoreErrorCode.Misconfigured
+        ? EventStoreErrorCode.Misconfigured
+        : EventStoreErrorCode.Unavailable;
     throw new EventStoreError(code, ready.error.message);
   }
   worker.unref();

@@ -3,7 +3,20 @@ import type { ChainRecord } from '../chain.js';
 import type { LogFilter, RecordedEvent } from '../event-store.js';
 
 /** A row of the events table in column order (raw mode). */
-type Row = [number, string, number, string, string, number, number, string, string, string, string, string];
+type Row = [
+  number,
+  string,
+  number,
+  string,
+  string,
+  number,
+  number,
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 
 const COLUMNS =
   'position, stream_id, revision, event_id, type, schema_version, recorded_at, metadata, data, data_digest, prev_hash, hash';
@@ -55,21 +68,29 @@ export class SqliteReader {
     this.db.pragma('busy_timeout = 10000');
     this.db.pragma('query_only = ON');
     this.stmt = {
-      head: this.db.prepare('SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1'),
+      head: this.db.prepare(
+        'SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1',
+      ),
       maxPosition: this.db.prepare('SELECT max(position) FROM events').pluck(),
       storeId: this.db.prepare("SELECT value FROM store_meta WHERE key = 'store_id'").pluck(),
       revision: this.db
         .prepare('SELECT revision FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1')
         .pluck(),
       stream: this.db
-        .prepare(`SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`)
+        .prepare(
+          `SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
+        )
         .raw(true),
       chain: this.db
-        .prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`)
+        .prepare(
+          `SELECT ${COLUMNS} FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`,
+        )
         .raw(true),
       hashAt: this.db.prepare('SELECT hash FROM events WHERE position = ?').pluck(),
       subscription: this.db.prepare('SELECT position FROM subscriptions WHERE name = ?').pluck(),
-      recordedAt: this.db.prepare('SELECT recorded_at FROM events WHERE position >= ? ORDER BY position LIMIT 1').raw(true),
+      recordedAt: this.db
+        .prepare('SELECT recorded_at FROM events WHERE position >= ? ORDER BY position LIMIT 1')
+        .raw(true),
       minPosition: this.db.prepare('SELECT min(position) FROM events').pluck(),
     };
   }
@@ -79,7 +100,8 @@ export class SqliteReader {
   }
 
   head(): { position: number; hash: string; recordedAt: number } | null {
-    const row = this.stmt.head.get() as { position: number; hash: string; recorded_at: number } | undefined;
+    const row = this.stmt.head.get() as
+      { position: number; hash: string; recorded_at: number } | undefined;
     return row ? { position: row.position, hash: row.hash, recordedAt: row.recorded_at } : null;
   }
 
@@ -122,14 +144,18 @@ export class SqliteReader {
       let upper = Math.min(to, head);
       let lower = after;
       // recorded_at never decreases along the log, so a time range is a position range.
-      if (filter.until) upper = Math.min(upper, this.firstRecordedAtOrAfter(filter.until.getTime(), head) - 1);
-      if (filter.since) lower = Math.max(lower, this.firstRecordedAtOrAfter(filter.since.getTime(), head) - 1);
+      if (filter.until)
+        upper = Math.min(upper, this.firstRecordedAtOrAfter(filter.until.getTime(), head) - 1);
+      if (filter.since)
+        lower = Math.max(lower, this.firstRecordedAtOrAfter(filter.since.getTime(), head) - 1);
       const { sql, params } = this.filterSql(filter);
       const key = sql;
       let stmt = this.filtered.get(key);
       if (!stmt) {
         stmt = this.db
-          .prepare(`SELECT ${COLUMNS} FROM events WHERE position > ? AND position <= ?${sql} ORDER BY position LIMIT ?`)
+          .prepare(
+            `SELECT ${COLUMNS} FROM events WHERE position > ? AND position <= ?${sql} ORDER BY position LIMIT ?`,
+          )
           .raw(true);
         this.filtered.set(key, stmt);
       }

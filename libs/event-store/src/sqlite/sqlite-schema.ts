@@ -71,9 +71,9 @@ export function openDurably(db: Database.Database): string {
       );
     }
     const row = db.prepare("SELECT value FROM store_meta WHERE key = 'store_id'").get() as
-      | { value: string }
-      | undefined;
-    if (!row) throw new EventStoreError(EventStoreErrorCode.Misconfigured, 'SQLite store has no store id');
+      { value: string } | undefined;
+    if (!row)
+      throw new EventStoreError(EventStoreErrorCode.Misconfigured, 'SQLite store has no store id');
     db.exec('COMMIT');
     return row.value;
   } catch (error) {

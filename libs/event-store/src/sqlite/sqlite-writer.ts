@@ -51,11 +51,15 @@ export class SqliteWriter {
       savepoint: this.db.prepare('SAVEPOINT append'),
       rollbackToSavepoint: this.db.prepare('ROLLBACK TO append'),
       release: this.db.prepare('RELEASE append'),
-      head: this.db.prepare('SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1'),
+      head: this.db.prepare(
+        'SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1',
+      ),
       revision: this.db
         .prepare('SELECT revision FROM events WHERE stream_id = ? ORDER BY revision DESC LIMIT 1')
         .pluck(),
-      byId: this.db.prepare('SELECT event_id, stream_id, revision, position FROM events WHERE event_id = ?'),
+      byId: this.db.prepare(
+        'SELECT event_id, stream_id, revision, position FROM events WHERE event_id = ?',
+      ),
       insert: this.db.prepare(
         `INSERT INTO events (position, stream_id, revision, event_id, type, schema_version, recorded_at,
            metadata, data, data_digest, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,

@@ -6,7 +6,12 @@ import { SqliteWriter } from './sqlite-writer.js';
 /** Requests the main thread sends to the writer thread. */
 export type WriterRequest =
   | { readonly id: number; readonly op: 'append'; readonly requests: readonly PreparedAppend[] }
-  | { readonly id: number; readonly op: 'saveSubscription'; readonly name: string; readonly position: number }
+  | {
+      readonly id: number;
+      readonly op: 'saveSubscription';
+      readonly name: string;
+      readonly position: number;
+    }
   | { readonly id: number; readonly op: 'close' };
 
 export interface WorkerFailure {

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { ChainRecord } from '../chain.js';
 import type { EventStoreSettings } from '../open-event-store.js';
+import { PG_TYPES } from '../postgres/pg-types.js';
 import { SqliteReader } from '../sqlite/sqlite-reader.js';
 
 /** Read-only access to the chained log, opened from settings (also inside worker threads). */
@@ -10,7 +11,20 @@ export interface ChainReader {
   close(): Promise<void>;
 }
 
-type Row = [number, string, number, string, string, number, number, string, string, string, string, string];
+type Row = [
+  number,
+  string,
+  number,
+  string,
+  string,
+  number,
+  number,
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 
 function toRecord(r: Row): ChainRecord {
   return {
@@ -50,7 +64,7 @@ export async function openChainReader(settings: EventStoreSettings): Promise<Cha
     case 'postgres': {
       const client = new pg.Client({
         connectionString: settings.postgres.url,
-        types: { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? Number : pg.types.getTypeParser(oid, format)) } as unknown as pg.CustomTypesConfig,
+        types: PG_TYPES,
       });
       await client.connect();
       const q = `"${settings.postgres.schema}"`;

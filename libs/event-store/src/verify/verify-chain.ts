@@ -40,7 +40,12 @@ interface Segment {
 /** What a verification worker reports. */
 export type SegmentMessage =
   | { readonly kind: 'progress'; readonly checked: number }
-  | { readonly kind: 'done'; readonly checked: number; readonly break: ChainBreak | null; readonly redacted: number[] }
+  | {
+      readonly kind: 'done';
+      readonly checked: number;
+      readonly break: ChainBreak | null;
+      readonly redacted: number[];
+    }
   | { readonly kind: 'failed'; readonly message: string };
 
 /** Verifies one segment by reading it from `settings` (run in a worker, or inline). */
@@ -83,7 +88,8 @@ function runWorker(
     });
     worker.on('message', (m: SegmentMessage) => {
       if (m.kind === 'progress') progress(m.checked);
-      else if (m.kind === 'done') resolve({ checked: m.checked, break: m.break, redacted: m.redacted });
+      else if (m.kind === 'done')
+        resolve({ checked: m.checked, break: m.break, redacted: m.redacted });
       else reject(new Error(m.message));
     });
     worker.on('error', reject);
@@ -99,7 +105,10 @@ function runWorker(
  * segment on its own connection and starting from the stored hash before it; the segment
  * boundaries are themselves covered, since each segment checks the link of its first event.
  */
-export async function verifyChain(store: EventStore, options: VerifyChainOptions = {}): Promise<ChainReport> {
+export async function verifyChain(
+  store: EventStore,
+  options: VerifyChainOptions = {},
+): Promise<ChainReport> {
   const head = await store.head();
   const after = options.after ?? 0;
   const to = Math.min(options.to ?? head.position, head.position);
@@ -116,15 +125,27 @@ export async function verifyChain(store: EventStore, options: VerifyChainOptions
       from: after + 1,
       to,
       checked: 0,
-      break: { class: ChainBreakClass.Deleted, position: after, streamId: null, detail: `no event at position ${after} to start from` },
+      break: {
+        class: ChainBreakClass.Deleted,
+        position: after,
+        streamId: null,
+        detail: `no event at position ${after} to start from`,
+      },
       redacted: [],
     };
   }
   const settings = options.settings;
-  const workers = settings && settings.backend !== 'kurrentdb' ? (options.workers ?? (total > 200_000 ? 2 : 1)) : 1;
+  const workers =
+    settings && settings.backend !== 'kurrentdb'
+      ? (options.workers ?? (total > 200_000 ? 2 : 1))
+      : 1;
 
   if (!settings || settings.backend === 'kurrentdb' || workers <= 1) {
-    const verifier = new ChainVerifier({ prevHash: first, firstPosition: after + 1, redactedPositions: new Set(redacted) });
+    const verifier = new ChainVerifier({
+      prevHash: first,
+      firstPosition: after + 1,
+      redactedPositions: new Set(redacted),
+    });
     let checked = 0;
     for await (const page of store.readChain({ after, to })) {
       checked += page.length;
@@ -132,7 +153,13 @@ export async function verifyChain(store: EventStore, options: VerifyChainOptions
       progress(checked, total);
     }
     const result = verifier.finish();
-    return { from: after + 1, to, checked, break: result.break, redacted: [...result.summary.redacted] };
+    return {
+      from: after + 1,
+      to,
+      checked,
+      break: result.break,
+      redacted: [...result.summary.redacted],
+    };
   }
 
   const step = Math.ceil(total / workers);

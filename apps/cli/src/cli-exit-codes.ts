@@ -1,0 +1,66 @@
+import { AuditErrorCode, isAuditError } from '@sscontrol/audit';
+import { ConfigErrorCode, isConfigError } from '@sscontrol/config';
+import { EventStoreErrorCode, isEventStoreError } from '@sscontrol/event-store';
+
+/** Exit statuses of the `sscontrol` CLI (documented in docs/cli.md). */
+export enum ExitCode {
+  Ok = 0,
+  /** The audit trail does not verify (tampering, or a trail from another store). */
+  IntegrityFailure = 1,
+  /** Bad arguments. */
+  Usage = 2,
+  /** A dependency (event store, Redis) is unreachable or refused the operation. */
+  Unavailable = 3,
+  /** An operation conflicted with a concurrent one; retry. */
+  Conflict = 4,
+  /** Internal error: a bug. */
+  Software = 70,
+  /** Bad configuration (EX_CONFIG). */
+  Config = 78,
+}
+
+/** A usage error found while validating arguments. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** The exit status for an error, by its typed code. */
+export function exitCodeFor(error: unknown): ExitCode {
+  if (error instanceof UsageError) return ExitCode.Usage;
+  if (isConfigError(error)) {
+    switch (error.code) {
+      case ConfigErrorCode.Invalid:
+      case ConfigErrorCode.EnvFileUnreadable:
+        return ExitCode.Config;
+    }
+  }
+  if (isEventStoreError(error)) {
+    switch (error.code) {
+      case EventStoreErrorCode.Unavailable:
+      case EventStoreErrorCode.Overloaded:
+      case EventStoreErrorCode.Closed:
+        return ExitCode.Unavailable;
+      case EventStoreErrorCode.Misconfigured:
+        return ExitCode.Config;
+      case EventStoreErrorCode.WrongExpectedRevision:
+      case EventStoreErrorCode.DuplicateEvent:
+        return ExitCode.Conflict;
+      case EventStoreErrorCode.InvalidEvent:
+        return ExitCode.Software;
+    }
+  }
+  if (isAuditError(error)) {
+    switch (error.code) {
+      case AuditErrorCode.Unavailable:
+        return ExitCode.Unavailable;
+      case AuditErrorCode.KeyStoreCorrupt:
+      case AuditErrorCode.NoSigningKey:
+        return ExitCode.Config;
+      case AuditErrorCode.InvalidEvent:
+      case AuditErrorCode.UnknownEventType:
+      case AuditErrorCode.SecretInEvent:
+        return ExitCode.Software;
+    }
+  }
+  return ExitCode.Software;
+}

@@ -1,0 +1,66 @@
+import {
+  Inject,
+  Injectable,
+  Module,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import type { Logger } from 'pino';
+import { CONFIG, redactUrl, type Config } from '@sscontrol/config';
+import { RedisConnection } from '@sscontrol/redis';
+import { HealthChecks, LOGGER, Metrics } from '@sscontrol/telemetry';
+
+/**
+ * Redis links gateway instances (cross-instance routing, shared bans, resume). Without it the
+ * gateway still serves, as a single instance, and says so once; it joins the cluster when Redis
+ * appears.
+ */
+@Injectable()
+export class SignalingRedis implements OnApplicationBootstrap, OnApplicationShutdown {
+  readonly connection: RedisConnection;
+
+  constructor(
+    @Inject(CONFIG) config: Config,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(HealthChecks) private readonly health: HealthChecks,
+    @Inject(Metrics) private readonly metrics: Metrics,
+  ) {
+    this.connection = new RedisConnection({
+      url: config.redis.url.reveal(),
+      name: `sscontrol-signaling-${config.instanceId}`,
+    });
+    const where = redactUrl(config.redis.url.reveal());
+    this.connection.on('unavailable', () => {
+      metrics.redisUp.set(0);
+      logger.warn(
+        { redis: where, error: this.connection.error },
+        `Redis unavailable at ${where}: running as a single instance until it is reachable`,
+      );
+    });
+    this.connection.on('ready', () => {
+      metrics.redisUp.set(1);
+      logger.info({ redis: where }, `Redis ready at ${where}: multi-instance routing enabled`);
+    });
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.metrics.redisUp.set(0);
+    this.health.register('redis', () =>
+      this.connection.state === 'ready'
+        ? { status: 'up' }
+        : {
+            status: 'degraded',
+            detail: 'single-instance mode: Redis is not reachable',
+            error: this.connection.error,
+          },
+    );
+    await this.connection.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.connection.close();
+  }
+}
+
+@Module({ providers: [SignalingRedis], exports: [SignalingRedis] })
+export class SignalingRedisModule {}

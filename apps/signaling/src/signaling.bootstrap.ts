@@ -1,0 +1,26 @@
+import { NestFactory } from '@nestjs/core';
+import type { Express } from 'express';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { Config } from '@sscontrol/config';
+import { PinoNestLogger, httpTelemetry, type Telemetry } from '@sscontrol/telemetry';
+import { SignalingModule } from './signaling.module.js';
+
+/** Builds and starts the signaling gateway; returns the running app (tests close it). */
+export async function bootstrapSignaling(config: Config, telemetry: Telemetry) {
+  const app = await NestFactory.create(SignalingModule.forRoot(config, telemetry), {
+    logger: new PinoNestLogger(telemetry.logger),
+    bufferLogs: false,
+    abortOnError: false,
+  });
+  app.useWebSocketAdapter(new WsAdapter(app));
+  app.enableShutdownHooks();
+  app.use(httpTelemetry(telemetry, 'signaling'));
+  (app.getHttpAdapter().getInstance() as Express).disable('x-powered-by');
+  await app.listen(config.signaling.port, config.signaling.host);
+  const url = await app.getUrl();
+  telemetry.logger.info(
+    { url, port: config.signaling.port },
+    `signaling gateway listening on ${config.signaling.host}:${config.signaling.port}`,
+  );
+  return app;
+}

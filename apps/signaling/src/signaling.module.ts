@@ -1,0 +1,31 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { AuditModule } from '@sscontrol/audit';
+import { ConfigModule, eventStoreConnection, type Config } from '@sscontrol/config';
+import { EventStoreModule } from '@sscontrol/event-store';
+import { HealthModule, TelemetryModule, type Telemetry } from '@sscontrol/telemetry';
+import { SignalingRedisModule } from './signaling-redis.module.js';
+
+/** Root module of the signaling gateway process. */
+@Module({})
+export class SignalingModule {
+  static forRoot(config: Config, telemetry: Telemetry): DynamicModule {
+    return {
+      module: SignalingModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        TelemetryModule.forRoot(telemetry, {
+          service: 'signaling',
+          serveMetrics: config.telemetry.metricsEnabled,
+        }),
+        HealthModule.forRoot({
+          service: 'signaling',
+          instance: config.instanceId,
+          version: telemetry.version,
+        }),
+        EventStoreModule.forRoot(eventStoreConnection(config)),
+        AuditModule.forRoot(),
+        SignalingRedisModule,
+      ],
+    };
+  }
+}

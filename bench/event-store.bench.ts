@@ -1,0 +1,310 @@
+// Event store benchmark: durable appends per second of sscontrol (sqlite, postgres) against
+// Emmett and raw single-INSERT floors, and `audit verify` of a 1,000,000-event trail.
+//   npm run bench:event-store -- [--seconds 5] [--reps 3] [--only sqlite,postgres] [--writers 1,16,128]
+//                                 [--verify-events 1000000] [--skip-verify] [--no-docs]
+// Every cell runs in a child process of its own, on a fresh file, schema or database, dropped
+// afterwards. See bench/README.md.
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { openContender } from './append-contenders.js';
+import { auditEvent, checkAuditEvent, eventBytes } from './audit-event.js';
+import {
+  parseBenchOptions,
+  type BenchOptions,
+  type Contender,
+  type VerifyBackend,
+} from './bench-options.js';
+import { closedLoop, type LoopResult } from './closed-loop.js';
+import { machineInfo, probeFsync } from './machine-info.js';
+import {
+  BENCH_DATABASE,
+  checkDurable,
+  checkpoint,
+  dropDatabase,
+  EMMETT_DATABASE,
+  recreateDatabase,
+  serverVersion,
+} from './postgres-admin.js';
+import {
+  renderMarkdown,
+  writeDocSection,
+  type AppendRun,
+  type BenchResults,
+  type VerifyOutcome,
+} from './report.js';
+import { runVerifyCell, type VerifyCellResult } from './verify-bench.js';
+
+/** What the parent asks a child process to measure. */
+type ChildSpec =
+  | {
+      readonly kind: 'append';
+      readonly contender: Contender;
+      readonly writers: number;
+      readonly seconds: number;
+      readonly warmupSeconds: number;
+      readonly postgresUrl: string;
+      readonly dir: string;
+    }
+  | {
+      readonly kind: 'verify';
+      readonly backend: VerifyBackend;
+      readonly events: number;
+      readonly reps: number;
+      readonly postgresUrl: string;
+      readonly dir: string;
+    };
+
+/** What a child reports on its last stdout line. */
+type ChildResult =
+  | { readonly kind: 'append'; readonly loop: LoopResult; readonly stored: number; readonly durability: string }
+  | { readonly kind: 'verify'; readonly result: VerifyCellResult };
+
+const CHILD_FLAG = '--child';
+const RESULT_MARK = '@@bench-result ';
+const PG_CONTENDERS: readonly Contender[] = ['postgres', 'emmett', 'postgres-floor'];
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+
+async function runChild(spec: ChildSpec): Promise<ChildResult> {
+  if (spec.kind === 'verify') {
+    return {
+      kind: 'verify',
+      result: await runVerifyCell(spec.backend, spec.events, spec.reps, spec.postgresUrl, spec.dir, log),
+    };
+  }
+  const target = await openContender(spec.contender, { postgresUrl: spec.postgresUrl, dir: spec.dir });
+  let loop: LoopResult;
+  try {
+    loop = await closedLoop(
+      (seq) => target.append(auditEvent(seq)),
+      spec.writers,
+      spec.warmupSeconds * 1000,
+      spec.seconds * 1000,
+    );
+  } catch (error) {
+    await target.finish().catch(() => undefined);
+    throw error;
+  }
+  const stored = await target.finish();
+  if (stored !== loop.totalAcked) {
+    throw new Error(`${spec.contender} acknowledged ${loop.totalAcked} appends but holds ${stored} events`);
+  }
+  return { kind: 'append', loop, stored, durability: target.durability };
+}
+
+/**
+ * Copies the compiled code to a private directory, so that every cell of the run executes the
+ * same code even if dist/ is rebuilt (removed and rewritten) while the benchmark runs. Packages
+ * resolve through a link to node_modules; the migrations are copied.
+ */
+function snapshotCode(): { readonly entry: string; remove(): void } {
+  const base = mkdtempSync(path.join(tmpdir(), 'sscontrol-bench-code-'));
+  cpSync(path.join(ROOT, 'dist'), path.join(base, 'dist'), { recursive: true });
+  cpSync(path.join(ROOT, 'migrations'), path.join(base, 'migrations'), { recursive: true });
+  cpSync(path.join(ROOT, 'package.json'), path.join(base, 'package.json'));
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(base, 'node_modules'), 'dir');
+  const entry = path.join(base, 'dist', 'bench', 'event-store.bench.js');
+  for (const file of [
+    entry,
+    'dist/bench/sqlite-floor.worker.js',
+    'dist/libs/event-store/src/sqlite/sqlite-writer.worker.js',
+    'dist/libs/event-store/src/verify/verify-chain.worker.js',
+  ]) {
+    if (!existsSync(path.resolve(base, file))) throw new Error(`${file} is missing from the build: rebuild and retry`);
+  }
+  return { entry, remove: () => rmSync(base, { recursive: true, force: true }) };
+}
+
+let childEntry = fileURLToPath(import.meta.url);
+
+/** Runs one cell in a fresh Node process (own heap, own pools, no state left by other contenders). */
+function spawnCell(spec: ChildSpec, timeoutMs: number): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [...process.execArgv, childEntry, CHILD_FLAG, JSON.stringify(spec)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let result: ChildResult | null = null;
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line.startsWith(RESULT_MARK)) result = JSON.parse(line.slice(RESULT_MARK.length)) as ChildResult;
+      else log(line);
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (result !== null && code === 0) resolve(result);
+      else reject(new Error(`cell exited with ${signal ?? code}${signal === 'SIGKILL' ? ' (timed out)' : ''}`));
+    });
+  });
+}
+
+function commandLine(argv: readonly string[]): string {
+  const args = argv.join(' ');
+  return process.env.npm_lifecycle_event === 'bench:event-store'
+    ? `npm run bench:event-store${args ? ` -- ${args}` : ''}`
+    : `node --enable-source-maps dist/bench/event-store.bench.js${args ? ` ${args}` : ''}`;
+}
+
+/** Lets the disk and PostgreSQL settle so that no cell pays for the previous one's writes. */
+async function settle(options: BenchOptions, usesPostgres: boolean): Promise<void> {
+  execFileSync('sync');
+  if (usesPostgres) await checkpoint(options.postgresUrl);
+}
+
+async function runAppends(options: BenchOptions, usesPostgres: boolean): Promise<AppendRun[]> {
+  const runs: AppendRun[] = [];
+  const n = options.contenders.length;
+  const cellTimeout = (options.warmupSeconds + options.seconds) * 1000 + 180_000;
+  for (let rep = 1; rep <= options.reps; rep++) {
+    for (const writers of options.writers) {
+      // Contenders take turns going first, so none always runs right after the same neighbour.
+      const order = options.contenders.map((_, i) => options.contenders[(i + rep - 1) % n]!);
+      for (const contender of order) {
+        const label = `[rep ${rep}/${options.reps}] ${contender} × ${writers}`;
+        try {
+          await settle(options, usesPostgres);
+          const r = await spawnCell(
+            {
+              kind: 'append',
+              contender,
+              writers,
+              seconds: options.seconds,
+              warmupSeconds: options.warmupSeconds,
+              postgresUrl: options.postgresUrl,
+              dir: options.dir,
+            },
+            cellTimeout,
+          );
+          if (r.kind !== 'append') throw new Error('unexpected child result');
+          runs.push({ contender, writers, rep, ...r.loop, stored: r.stored, durability: r.durability });
+          log(
+            `${label}: ${int(r.loop.perSecond)} ev/s (p50 ${r.loop.latencyMs.p50.toFixed(2)} ms, ` +
+              `p99 ${r.loop.latencyMs.p99.toFixed(2)} ms; ${int(r.stored)} events stored)`,
+          );
+        } catch (error) {
+          const message = (error as Error).message;
+          runs.push({ contender, writers, rep, error: message });
+          log(`${label}: FAILED ${message}`);
+        }
+      }
+    }
+  }
+  return runs;
+}
+
+async function runVerify(options: BenchOptions, usesPostgres: boolean): Promise<VerifyOutcome[]> {
+  const out: VerifyOutcome[] = [];
+  for (const backend of options.verifyBackends) {
+    log(`[verify] ${backend}: building a store of ${int(options.verifyEvents)} events`);
+    try {
+      await settle(options, usesPostgres);
+      const r = await spawnCell(
+        {
+          kind: 'verify',
+          backend,
+          events: options.verifyEvents,
+          reps: options.reps,
+          postgresUrl: options.postgresUrl,
+          dir: options.dir,
+        },
+        6 * 3600_000,
+      );
+      if (r.kind !== 'verify') throw new Error('unexpected child result');
+      out.push(r.result);
+    } catch (error) {
+      out.push({ backend, error: (error as Error).message });
+      log(`[verify] ${backend}: FAILED ${(error as Error).message}`);
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const options = parseBenchOptions(process.argv.slice(2));
+  const startedAt = new Date().toISOString();
+  const verifying = options.verifyEvents > 0 && options.verifyBackends.length > 0;
+  const usesPostgres =
+    options.contenders.some((c) => PG_CONTENDERS.includes(c)) ||
+    (verifying && options.verifyBackends.includes('postgres'));
+
+  const sample = auditEvent(0);
+  checkAuditEvent(sample);
+  const bytes = eventBytes(sample);
+  const fsync = probeFsync(options.dir);
+  log(`fdatasync of 4 KiB: p50 ${fsync.p50Ms.toFixed(3)} ms, p99 ${fsync.p99Ms.toFixed(3)} ms`);
+  let postgres: string | null = null;
+  if (usesPostgres) {
+    postgres = await serverVersion(options.postgresUrl);
+    log(`${postgres}: ${await checkDurable(options.postgresUrl, 'server')}`);
+    await recreateDatabase(options.postgresUrl, BENCH_DATABASE);
+  }
+  const machine = machineInfo(postgres, fsync);
+  log(`event: ${bytes.total} bytes (payload ${bytes.data} + metadata ${bytes.metadata})`);
+
+  let appends: AppendRun[] = [];
+  let verify: VerifyOutcome[] = [];
+  const code = snapshotCode();
+  childEntry = code.entry;
+  try {
+    appends = await runAppends(options, usesPostgres);
+    if (verifying) verify = await runVerify(options, usesPostgres);
+  } finally {
+    code.remove();
+    if (usesPostgres) {
+      await dropDatabase(options.postgresUrl, BENCH_DATABASE).catch(() => undefined);
+      await dropDatabase(options.postgresUrl, EMMETT_DATABASE).catch(() => undefined);
+    }
+  }
+
+  const { argv, ...settings } = options;
+  const results: BenchResults = {
+    command: commandLine(argv),
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    options: settings,
+    machine,
+    event: { bytes, sample },
+    appends,
+    verify,
+  };
+  const markdown = renderMarkdown(results);
+  process.stdout.write(`${markdown}\n`);
+  const resultsDir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const jsonFile = path.join(resultsDir, `event-store-${startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
+  log(`raw results: ${path.relative(ROOT, jsonFile)}`);
+  if (options.writeDocs) {
+    writeDocSection(path.join(ROOT, 'docs', 'benchmarks.md'), markdown);
+    log('updated docs/benchmarks.md');
+  }
+  const failed = appends.some((r) => r.error !== undefined) || verify.some((v) => 'error' in v);
+  return failed ? 1 : 0;
+}
+
+const childAt = process.argv.indexOf(CHILD_FLAG);
+if (childAt >= 0) {
+  const spec = JSON.parse(process.argv[childAt + 1] ?? '') as ChildSpec;
+  try {
+    const result = await runChild(spec);
+    process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`, () => process.exit(0));
+  } catch (error) {
+    log(`cell failed: ${(error as Error).stack ?? String(error)}`);
+    process.exit(1);
+  }
+} else {
+  try {
+    process.exitCode = await main();
+  } catch (error) {
+    log((error as Error).stack ?? String(error));
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,187 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import {
+  AuditRecorder,
+  CheckpointKeys,
+  CheckpointSealer,
+  verifyAuditTrail,
+  type VerifyReport,
+} from '@sscontrol/audit';
+import {
+  createPostgresEventStore,
+  createSqliteEventStore,
+  migratePostgres,
+  type EventStore,
+  type EventStoreSettings,
+  type EventToAppend,
+} from '@sscontrol/event-store';
+import { auditEvent } from './audit-event.js';
+import { withDatabase, type VerifyBackend } from './bench-options.js';
+import { BENCH_DATABASE, checkpoint, checkDurable, dropSchema } from './postgres-admin.js';
+
+/** Events per append while the store is built. */
+const BLOCK = 1000;
+/** A checkpoint is sealed after this many events. */
+const SEAL_EVERY = 10_000;
+/** Appends in flight while building (group commit pipelines them). */
+const IN_FLIGHT = 4;
+
+/** One timed `audit verify`. */
+export interface VerifyRun {
+  readonly wallMs: number;
+  /** `durationMs` of the report itself. */
+  readonly reportMs: number;
+  readonly ok: boolean;
+  readonly checkedEvents: number;
+  readonly checkpoints: number;
+  readonly unsealedEvents: number;
+  readonly warnings: readonly string[];
+  readonly failure: VerifyReport['failure'];
+}
+
+/** What the verify part measured on one backend. */
+export interface VerifyCellResult {
+  readonly backend: VerifyBackend;
+  /** Events appended through the store (checkpoint and key events come on top). */
+  readonly appendedEvents: number;
+  /** Head position of the store that was verified. */
+  readonly headPosition: number;
+  readonly buildMs: number;
+  readonly runs: readonly VerifyRun[];
+}
+
+interface BuiltStore {
+  readonly settings: EventStoreSettings;
+  open(): Promise<EventStore>;
+  cleanup(): Promise<void>;
+}
+
+async function createStore(backend: VerifyBackend, postgresUrl: string, dir: string): Promise<BuiltStore> {
+  if (backend === 'sqlite') {
+    const file = path.join(dir, 'events.db');
+    return {
+      settings: { backend: 'sqlite', sqlite: { path: file } },
+      open: () => createSqliteEventStore({ path: file }),
+      cleanup: async () => undefined,
+    };
+  }
+  const url = withDatabase(postgresUrl, BENCH_DATABASE);
+  const schema = `bench_verify_${randomBytes(4).toString('hex')}`;
+  await migratePostgres(url, schema);
+  await checkDurable(url, 'verify store');
+  return {
+    settings: { backend: 'postgres', postgres: { url, schema } },
+    open: () => createPostgresEventStore({ connectionString: url, schema }),
+    cleanup: () => dropSchema(url, schema),
+  };
+}
+
+/** Appends `events` events in 1000-event appends, sealing a signed checkpoint every 10,000. */
+async function build(
+  store: EventStore,
+  events: number,
+  keysDir: string,
+  anchorDir: string,
+  log: (line: string) => void,
+): Promise<string> {
+  const recorder = new AuditRecorder({ store, source: { service: 'cli', instance: 'bench', version: '0.1.0' } });
+  const keys = new CheckpointKeys(keysDir, store.info.storeId);
+  const sealer = new CheckpointSealer(store, recorder, keys, anchorDir, { everyEvents: SEAL_EVERY });
+  let seq = 0;
+  let block = 0;
+  let lastLog = performance.now();
+  const appendBlock = async (size: number): Promise<void> => {
+    const batch: EventToAppend[] = [];
+    for (let i = 0; i < size; i++) {
+      const e = auditEvent(seq++);
+      batch.push({ id: e.id, type: e.type, data: e.data, metadata: e.metadata });
+    }
+    await store.append(`bench-load-${block++}`, batch);
+  };
+  for (let done = 0; done < events; ) {
+    const chunk = Math.min(SEAL_EVERY, events - done);
+    const sizes: number[] = [];
+    for (let left = chunk; left > 0; left -= BLOCK) sizes.push(Math.min(BLOCK, left));
+    for (let i = 0; i < sizes.length; i += IN_FLIGHT) {
+      await Promise.all(sizes.slice(i, i + IN_FLIGHT).map((s) => appendBlock(s)));
+    }
+    done += chunk;
+    const sealed = await sealer.sealNow();
+    if (sealed === null && sealer.chainBreak) throw new Error(`sealer found a break: ${sealer.chainBreak.detail}`);
+    if (performance.now() - lastLog > 10_000) {
+      lastLog = performance.now();
+      log(`  built ${done.toLocaleString('en-US')} / ${events.toLocaleString('en-US')} events`);
+    }
+  }
+  await sealer.stop();
+  return keys.active().public.publicKey;
+}
+
+/**
+ * Builds a store of `events` audit events with signed checkpoints on `backend`, then times
+ * `verifyAuditTrail` on it `reps` times, each on a freshly opened store (2 worker threads above
+ * 200,000 events), and drops the store.
+ */
+export async function runVerifyCell(
+  backend: VerifyBackend,
+  events: number,
+  reps: number,
+  postgresUrl: string,
+  parentDir: string,
+  log: (line: string) => void,
+): Promise<VerifyCellResult> {
+  const dir = mkdtempSync(path.join(parentDir, 'sscontrol-bench-verify-'));
+  const keysDir = path.join(dir, 'keys');
+  const anchorDir = path.join(dir, 'anchors');
+  const built = await createStore(backend, postgresUrl, dir);
+  try {
+    const started = performance.now();
+    const store = await built.open();
+    let trustedKey: string;
+    let headPosition: number;
+    try {
+      trustedKey = await build(store, events, keysDir, anchorDir, log);
+      headPosition = (await store.head()).position;
+    } finally {
+      await store.close();
+    }
+    const buildMs = performance.now() - started;
+    log(`  built ${headPosition.toLocaleString('en-US')} events in ${(buildMs / 1000).toFixed(1)} s`);
+    if (backend === 'postgres') await checkpoint(postgresUrl);
+    const runs: VerifyRun[] = [];
+    for (let rep = 0; rep < reps; rep++) {
+      const verified = await built.open();
+      try {
+        const t0 = performance.now();
+        const report = await verifyAuditTrail({
+          store: verified,
+          settings: built.settings,
+          anchorDir,
+          trustedKeys: [trustedKey],
+        });
+        const wallMs = performance.now() - t0;
+        runs.push({
+          wallMs,
+          reportMs: report.durationMs,
+          ok: report.ok,
+          checkedEvents: report.checkedEvents,
+          checkpoints: report.checkpoints,
+          unsealedEvents: report.unsealedEvents,
+          warnings: report.warnings,
+          failure: report.failure,
+        });
+        log(
+          `  verify ${rep + 1}/${reps}: ${(wallMs / 1000).toFixed(2)} s, ok=${report.ok}, ` +
+            `${report.checkedEvents.toLocaleString('en-US')} events, ${report.checkpoints} checkpoints`,
+        );
+      } finally {
+        await verified.close();
+      }
+    }
+    return { backend, appendedEvents: events, headPosition, buildMs, runs };
+  } finally {
+    await built.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,2 @@
+export { MAINTENANCE_JOBS, MAINTENANCE_QUEUE } from './maintenance-jobs.js';
+export type { MaintenanceJobData, MaintenanceJobName } from './maintenance-jobs.js';

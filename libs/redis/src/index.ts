@@ -1,0 +1,2 @@
+export { RedisConnection } from './redis-connection.js';
+export type { RedisConnectionOptions, RedisState } from './redis-connection.js';

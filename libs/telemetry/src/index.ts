@@ -1,0 +1,13 @@
+export { ATTR, LOG_SPAN_ID, LOG_TRACE_ID } from './attributes.js';
+export { createLogger, PinoNestLogger, REDACTED_PATHS, scrubSecrets } from './logger.js';
+export type { LoggerOptions } from './logger.js';
+export { Metrics } from './metrics.js';
+export { startTracing } from './tracing.js';
+export type { TracingOptions } from './tracing.js';
+export { startTelemetry } from './telemetry.js';
+export type { StartTelemetryOptions, Telemetry } from './telemetry.js';
+export { LOGGER, TelemetryModule } from './telemetry.module.js';
+export { sscontrolVersion } from './version.js';
+export { HealthChecks, HealthModule } from './health.module.js';
+export type { HealthCheckResult, HealthIdentity } from './health.module.js';
+export { httpTelemetry } from './http-telemetry.js';
