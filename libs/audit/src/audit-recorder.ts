@@ -48,7 +48,8 @@ export interface AuditEventInput<T extends AuditEventType = AuditEventType> {
 
 /** Where a recorded audit event landed. */
 export interface RecordedAudit {
-  readonly position: number;
+  /** Global position; null only for a middle event of a multi-event append on KurrentDB. */
+  readonly position: number | null;
   readonly id: string;
   readonly type: AuditEventType;
   readonly streamId: string;
@@ -80,13 +81,14 @@ export class AuditRecorder {
     data: AuditPayload<T>,
     context: AuditContext,
     options: { id?: string; expectedRevision?: ExpectedRevision } = {},
-  ): Promise<RecordedAudit> {
+  ): Promise<RecordedAudit & { readonly position: number }> {
     const [recorded] = await this.recordAll(
       [{ type, data, ...(options.id ? { id: options.id } : {}) }],
       context,
       options.expectedRevision,
     );
-    return recorded!;
+    // A single-event append's position is always known.
+    return { ...recorded!, position: recorded!.position! };
   }
 
   /** Records several events of one stream atomically (e.g. a rotation's created + rotated). */
@@ -107,8 +109,15 @@ export class AuditRecorder {
         prepared.map((p) => p.event),
         expectedRevision === undefined ? {} : { expectedRevision },
       );
+      const gapless = this.options.store.info.gaplessPositions;
       const records = prepared.map((p, i) => ({
-        position: result.firstPosition + i,
+        // Positions between the first and last are known only where they are consecutive.
+        position:
+          i === prepared.length - 1
+            ? result.lastPosition
+            : gapless || i === 0
+              ? result.firstPosition + i
+              : null,
         streamId,
         revision: result.firstRevision + i,
         id: p.event.id,

@@ -180,7 +180,11 @@ export class CheckpointSealer {
       const after = this.last?.toPosition ?? 0;
       if (head.position <= after || head.position === this.lastEventPosition) return null;
       const prevHash = (await this.store.hashesAt([after])).get(after);
-      const verifier = new ChainVerifier({ prevHash: prevHash ?? '', firstPosition: after + 1 });
+      const verifier = new ChainVerifier({
+        prevHash: prevHash ?? '',
+        firstPosition: after + 1,
+        gaplessPositions: this.store.info.gaplessPositions,
+      });
       const anchors: [number, string][] = [];
       let count = 0;
       let headHash = '';

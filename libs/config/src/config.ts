@@ -230,9 +230,7 @@ export function settingsTable(): string {
  * The event store connection as the event-store library takes it (a structural copy of its
  * `EventStoreSettings`), with the secret URL revealed for the adapter only.
  */
-export function eventStoreConnection(
-  config: Config,
-):
+export function eventStoreConnection(config: Config):
   | { backend: 'sqlite'; sqlite: { path: string }; batch: Config['eventStore']['batch'] }
   | {
       backend: 'postgres';

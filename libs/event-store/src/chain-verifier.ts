@@ -40,6 +40,12 @@ export interface ChainVerifierOptions {
   readonly redactedPositions?: ReadonlySet<number>;
   /** Records collected after a suspected break to classify it. Default 1024. */
   readonly lookahead?: number;
+  /**
+   * Default true: positions must be consecutive, so a missing one is a deletion. False for
+   * backends whose positions have gaps (KurrentDB): positions must only increase, and deletions
+   * show as broken links.
+   */
+  readonly gaplessPositions?: boolean;
 }
 
 /** Totals of a verification run. */
@@ -90,8 +96,9 @@ export class ChainVerifier {
       }
       this.count++;
       this.firstPosition ??= r.position;
-      if (r.position !== this.expectedPosition) {
-        if (r.position > this.expectedPosition) {
+      const gapless = this.options.gaplessPositions !== false;
+      if (gapless ? r.position !== this.expectedPosition : r.position < this.expectedPosition) {
+        if (gapless && r.position > this.expectedPosition) {
           return (this.result = {
             class: ChainBreakClass.Deleted,
             position: this.expectedPosition,

@@ -161,6 +161,11 @@ export interface EventStoreInfo {
   readonly location: string;
   /** What "durable" means for an acknowledged append on this backend. */
   readonly durability: string;
+  /**
+   * True when global positions are 1..N without gaps (sqlite, postgres): a missing position is
+   * then evidence of deletion. KurrentDB positions are increasing log offsets with gaps.
+   */
+  readonly gaplessPositions: boolean;
 }
 
 /** Options of {@link EventStore.readChain}. */

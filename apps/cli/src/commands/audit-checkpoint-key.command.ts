@@ -27,21 +27,19 @@ export class AuditCheckpointKeyCommand extends CommandRunner {
         const sealer = await this.context.sealer();
         await sealer.sealNow();
         const key = await sealer.rotateKey();
-        await this.context
-          .recorder()
-          .then((r) =>
-            r.record(
-              'operator.actionPerformed',
-              {
-                operatorId: this.context.actor().id,
-                action: 'audit.rotateCheckpointKey',
-                target: key.keyId,
-                outcome: 'succeeded',
-                requestId: `cli-${process.pid}-${Date.now()}`,
-              },
-              { actor: this.context.actor() },
-            ),
-          );
+        await this.context.recorder().then((r) =>
+          r.record(
+            'operator.actionPerformed',
+            {
+              operatorId: this.context.actor().id,
+              action: 'audit.rotateCheckpointKey',
+              target: key.keyId,
+              outcome: 'succeeded',
+              requestId: `cli-${process.pid}-${Date.now()}`,
+            },
+            { actor: this.context.actor() },
+          ),
+        );
         process.stdout.write(
           `checkpoint key rotated: now signing with ${key.keyId} (endorsed by ${key.endorsedBy})\n`,
         );

@@ -158,6 +158,7 @@ class KurrentDbEventStore implements EventStore {
       storeId,
       location: `${describeConnection(options.connectionString)} prefix ${JSON.stringify(prefix)}`,
       durability: KURRENTDB_DURABILITY,
+      gaplessPositions: false,
     };
     this.index = new ChainIndex(log);
     this.sealer = new ChainSealer(log, this.index, this.genesis, origin, this.notifier);

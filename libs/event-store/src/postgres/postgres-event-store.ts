@@ -142,6 +142,7 @@ class PostgresEventStore implements EventStore {
     this.q = `"${schema}"`;
     this.info = {
       backend: 'postgres',
+      gaplessPositions: true,
       storeId,
       location: `${redactUrl(options.connectionString)} schema ${schema}`,
       durability: `An append resolves after its transaction committed with synchronous_commit=${synchronousCommit} and fsync=on (both checked at start; a server with either off is refused): the commit record is flushed to the write-ahead log on disk${synchronousCommit === 'remote_apply' || synchronousCommit === 'on' ? ', and to synchronous standbys when synchronous_standby_names is set,' : ''} before the append resolves.`,

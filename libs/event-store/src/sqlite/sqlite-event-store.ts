@@ -86,7 +86,13 @@ class SqliteEventStore implements EventStore {
   ) {
     this.notifier.setMaxListeners(0);
     this.genesis = genesisHash(storeId);
-    this.info = { backend: 'sqlite', storeId, location: file, durability: SQLITE_DURABILITY };
+    this.info = {
+      backend: 'sqlite',
+      storeId,
+      location: file,
+      durability: SQLITE_DURABILITY,
+      gaplessPositions: true,
+    };
     // The writer thread keeps the process alive only while a request waits for it.
     worker.on('message', (reply: WriterReply) => {
       const resolve = this.replies.get(reply.id);

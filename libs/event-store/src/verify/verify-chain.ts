@@ -145,6 +145,7 @@ export async function verifyChain(
       prevHash: first,
       firstPosition: after + 1,
       redactedPositions: new Set(redacted),
+      gaplessPositions: store.info.gaplessPositions,
     });
     let checked = 0;
     for await (const page of store.readChain({ after, to })) {
