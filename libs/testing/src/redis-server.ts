@@ -26,6 +26,8 @@ export interface TestRedisOptions {
   /** Extra `redis-server` arguments, e.g. `['--appendonly', 'yes']`. Default: no persistence. */
   readonly args?: readonly string[];
   readonly password?: string;
+  /** Port to listen on. Default: a free one. */
+  readonly port?: number;
 }
 
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
@@ -49,7 +51,7 @@ async function waitForPort(port: number, child: ChildProcess): Promise<void> {
 export async function startRedisServer(options: TestRedisOptions = {}): Promise<TestRedisServer> {
   const { redisServerBin } = loadTestEnvironment();
   const dir = tempDir('sscontrol-redis-');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const args = [
     '--port',
     String(port),

@@ -47,6 +47,8 @@ export interface PostgresEventStoreOptions {
   readonly maxPendingEvents?: number;
   /** Subscribe to commit notifications (LISTEN). Default true. */
   readonly listen?: boolean;
+  /** Longest a statement (an append waiting for the head lock included) may run. Default 15 s. */
+  readonly statementTimeoutMs?: number;
 }
 
 const COLUMNS =
@@ -508,6 +510,9 @@ export async function createPostgresEventStore(
     max: options.poolMax ?? 10,
     types: PG_TYPES,
     connectionTimeoutMillis: 10_000,
+    // A stalled server fails appends (fail closed: the caller's action does not happen)
+    // instead of holding every caller forever.
+    statement_timeout: options.statementTimeoutMs ?? 15_000,
     application_name: 'sscontrol',
   });
   pool.on('error', () => undefined);
