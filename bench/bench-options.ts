@@ -1,5 +1,6 @@
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
+import { loadTestEnvironment } from '@sscontrol/config';
 
 /** The append contenders, in the order the report lists them. */
 export const CONTENDERS = ['sqlite', 'sqlite-floor', 'postgres', 'emmett', 'postgres-floor'] as const;
@@ -31,6 +32,14 @@ export interface BenchOptions {
   readonly postgresUrl: string;
   /** Where SQLite files, keys and anchors are created. */
   readonly dir: string;
+  /**
+   * A run during which processes other than the benchmark and its PostgreSQL used more than this
+   * (percent of one CPU) is discarded and run again, up to `retries` times.
+   */
+  readonly maxForeignCpu: number;
+  readonly retries: number;
+  /** Before each cell, wait up to this many seconds for foreign CPU use to drop below the limit. */
+  readonly quietWaitSeconds: number;
   /** Write the table into docs/benchmarks.md. */
   readonly writeDocs: boolean;
   /** The arguments as given, for the report. */
@@ -47,9 +56,13 @@ const USAGE = `usage: npm run bench:event-store -- [options]
   --verify-events N    events in the verified store (default 1000000)
   --skip-verify        skip the audit verify part
   --skip-appends       skip the append part
-  --pg-url URL         PostgreSQL server (default $BENCH_POSTGRES_URL, $TEST_POSTGRES_URL
-                       or postgres://postgres@127.0.0.1:5432/test)
+  --pg-url URL         PostgreSQL server (default $TEST_POSTGRES_URL, else
+                       postgres://postgres@127.0.0.1:5432/test)
   --dir PATH           directory for SQLite files (default the OS temp dir)
+  --max-foreign-cpu N  redo a run in which other processes used more than N% of one CPU
+                       (default 25)
+  --retries N          redo a disturbed run at most N times (default 2; 0 keeps every run)
+  --quiet-wait N       before each cell wait up to N s for foreign load to drop (default 60)
   --no-docs            do not update docs/benchmarks.md`;
 
 function positive(name: string, value: string | undefined, fallback: number, integer = true): number {
@@ -79,6 +92,9 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       'pg-url': { type: 'string' },
       dir: { type: 'string' },
       'no-docs': { type: 'boolean' },
+      'max-foreign-cpu': { type: 'string' },
+      retries: { type: 'string' },
+      'quiet-wait': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -103,12 +119,11 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     writers: [...new Set(writers)].sort((a, b) => a - b),
     verifyEvents,
     verifyBackends: VERIFY_BACKENDS.filter((b) => !only || only.includes(b)),
-    postgresUrl:
-      values['pg-url'] ??
-      process.env.BENCH_POSTGRES_URL ??
-      process.env.TEST_POSTGRES_URL ??
-      'postgres://postgres@127.0.0.1:5432/test',
+    postgresUrl: values['pg-url'] ?? loadTestEnvironment().postgresUrl,
     dir: values.dir ?? tmpdir(),
+    maxForeignCpu: positive('max-foreign-cpu', values['max-foreign-cpu'], 25, false),
+    retries: values.retries === '0' ? 0 : positive('retries', values.retries, 2),
+    quietWaitSeconds: values['quiet-wait'] === '0' ? 0 : positive('quiet-wait', values['quiet-wait'], 60, false),
     writeDocs: !values['no-docs'],
     argv: [...argv],
   };

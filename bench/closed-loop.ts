@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startCpuAccounting, type CpuShare } from './cpu-usage.js';
 
 /** What one closed-loop measurement saw. */
 export interface LoopResult {
@@ -12,6 +13,8 @@ export interface LoopResult {
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly max: number };
   /** Every acknowledged append, warm-up and drain included (what the store must now hold). */
   readonly totalAcked: number;
+  /** Where the machine's CPU went during the window (null without /proc). */
+  readonly cpu: CpuShare | null;
 }
 
 function quantile(sorted: Float64Array, q: number): number {
@@ -62,6 +65,8 @@ export async function closedLoop(
   };
   const running = Array.from({ length: writers }, () => writer());
   if (warmupMs > 0) await sleep(warmupMs);
+  // /proc is read outside the window: the event loop is blocked while it is.
+  const endCpu = startCpuAccounting();
   const a0 = acked;
   const t0 = performance.now();
   counting = true;
@@ -69,9 +74,10 @@ export async function closedLoop(
   const a1 = acked;
   const t1 = performance.now();
   counting = false;
+  const cpu = endCpu();
   stop = true;
   await Promise.all(running);
-  if (failure !== null) throw failure;
+  if (failure !== null) throw failure instanceof Error ? failure : new Error(String(failure));
   const sorted = latencies.subarray(0, nLat).sort();
   const windowMs = t1 - t0;
   return {
@@ -80,5 +86,6 @@ export async function closedLoop(
     perSecond: ((a1 - a0) * 1000) / windowMs,
     latencyMs: { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: nLat > 0 ? sorted[nLat - 1]! : 0 },
     totalAcked: acked,
+    cpu,
   };
 }

@@ -16,9 +16,9 @@ import {
   parseBenchOptions,
   type BenchOptions,
   type Contender,
-  type VerifyBackend,
 } from './bench-options.js';
 import { closedLoop, type LoopResult } from './closed-loop.js';
+import { countDatabasesAsBench, waitForQuiet } from './cpu-usage.js';
 import { machineInfo, probeFsync } from './machine-info.js';
 import {
   BENCH_DATABASE,
@@ -27,6 +27,7 @@ import {
   dropDatabase,
   EMMETT_DATABASE,
   recreateDatabase,
+  serverSettings,
   serverVersion,
 } from './postgres-admin.js';
 import {
@@ -36,7 +37,7 @@ import {
   type BenchResults,
   type VerifyOutcome,
 } from './report.js';
-import { runVerifyCell, type VerifyCellResult } from './verify-bench.js';
+import { runVerifyCell, type VerifyCellOptions, type VerifyCellResult } from './verify-bench.js';
 
 /** What the parent asks a child process to measure. */
 type ChildSpec =
@@ -49,14 +50,7 @@ type ChildSpec =
       readonly postgresUrl: string;
       readonly dir: string;
     }
-  | {
-      readonly kind: 'verify';
-      readonly backend: VerifyBackend;
-      readonly events: number;
-      readonly reps: number;
-      readonly postgresUrl: string;
-      readonly dir: string;
-    };
+  | ({ readonly kind: 'verify' } & VerifyCellOptions);
 
 /** What a child reports on its last stdout line. */
 type ChildResult =
@@ -73,10 +67,7 @@ const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function runChild(spec: ChildSpec): Promise<ChildResult> {
   if (spec.kind === 'verify') {
-    return {
-      kind: 'verify',
-      result: await runVerifyCell(spec.backend, spec.events, spec.reps, spec.postgresUrl, spec.dir, log),
-    };
+    return { kind: 'verify', result: await runVerifyCell(spec, log) };
   }
   const target = await openContender(spec.contender, { postgresUrl: spec.postgresUrl, dir: spec.dir });
   let loop: LoopResult;
@@ -146,21 +137,41 @@ function spawnCell(spec: ChildSpec, timeoutMs: number): Promise<ChildResult> {
   });
 }
 
+/** The command as npm runs it, and the node command line it comes down to. */
 function commandLine(argv: readonly string[]): string {
-  const args = argv.join(' ');
-  return process.env.npm_lifecycle_event === 'bench:event-store'
-    ? `npm run bench:event-store${args ? ` -- ${args}` : ''}`
-    : `node --enable-source-maps dist/bench/event-store.bench.js${args ? ` ${args}` : ''}`;
+  const args = argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
+  return (
+    `npm run bench:event-store${args ? ` -- ${args}` : ''}\` ` +
+    `(= \`node --enable-source-maps dist/bench/event-store.bench.js${args ? ` ${args}` : ''}`
+  ) + '`)';
 }
 
-/** Lets the disk and PostgreSQL settle so that no cell pays for the previous one's writes. */
+/**
+ * Lets the disk and PostgreSQL settle so that no cell pays for the previous one's writes, then
+ * waits (up to --quiet-wait) for foreign processes to leave the CPUs alone.
+ */
 async function settle(options: BenchOptions, usesPostgres: boolean): Promise<void> {
   execFileSync('sync');
   if (usesPostgres) await checkpoint(options.postgresUrl);
+  await waitForQuiet(options.maxForeignCpu / 2, options.quietWaitSeconds * 1000, log);
 }
 
-async function runAppends(options: BenchOptions, usesPostgres: boolean): Promise<AppendRun[]> {
+function describeRun(r: LoopResult, stored: number): string {
+  const cpu = r.cpu
+    ? `; cpu % bench ${r.cpu.bench} postgres ${r.cpu.postgres} other ${r.cpu.other} iowait ${r.cpu.iowait} steal ${r.cpu.steal}`
+    : '';
+  return (
+    `${int(r.perSecond)} ev/s (p50 ${r.latencyMs.p50.toFixed(2)} ms, p99 ${r.latencyMs.p99.toFixed(2)} ms; ` +
+    `${int(stored)} events stored${cpu})`
+  );
+}
+
+async function runAppends(
+  options: BenchOptions,
+  usesPostgres: boolean,
+): Promise<{ runs: AppendRun[]; discarded: AppendRun[] }> {
   const runs: AppendRun[] = [];
+  const discarded: AppendRun[] = [];
   const n = options.contenders.length;
   const cellTimeout = (options.warmupSeconds + options.seconds) * 1000 + 180_000;
   for (let rep = 1; rep <= options.reps; rep++) {
@@ -169,35 +180,43 @@ async function runAppends(options: BenchOptions, usesPostgres: boolean): Promise
       const order = options.contenders.map((_, i) => options.contenders[(i + rep - 1) % n]!);
       for (const contender of order) {
         const label = `[rep ${rep}/${options.reps}] ${contender} × ${writers}`;
-        try {
-          await settle(options, usesPostgres);
-          const r = await spawnCell(
-            {
-              kind: 'append',
-              contender,
-              writers,
-              seconds: options.seconds,
-              warmupSeconds: options.warmupSeconds,
-              postgresUrl: options.postgresUrl,
-              dir: options.dir,
-            },
-            cellTimeout,
-          );
-          if (r.kind !== 'append') throw new Error('unexpected child result');
-          runs.push({ contender, writers, rep, ...r.loop, stored: r.stored, durability: r.durability });
-          log(
-            `${label}: ${int(r.loop.perSecond)} ev/s (p50 ${r.loop.latencyMs.p50.toFixed(2)} ms, ` +
-              `p99 ${r.loop.latencyMs.p99.toFixed(2)} ms; ${int(r.stored)} events stored)`,
-          );
-        } catch (error) {
-          const message = (error as Error).message;
-          runs.push({ contender, writers, rep, error: message });
-          log(`${label}: FAILED ${message}`);
+        for (let attempt = 0; ; attempt++) {
+          let run: AppendRun;
+          try {
+            await settle(options, usesPostgres);
+            const r = await spawnCell(
+              {
+                kind: 'append',
+                contender,
+                writers,
+                seconds: options.seconds,
+                warmupSeconds: options.warmupSeconds,
+                postgresUrl: options.postgresUrl,
+                dir: options.dir,
+              },
+              cellTimeout,
+            );
+            if (r.kind !== 'append') throw new Error('unexpected child result');
+            run = { contender, writers, rep, ...r.loop, stored: r.stored, durability: r.durability };
+            log(`${label}: ${describeRun(r.loop, r.stored)}`);
+          } catch (error) {
+            const message = (error as Error).message;
+            runs.push({ contender, writers, rep, error: message });
+            log(`${label}: FAILED ${message}`);
+            break;
+          }
+          const foreign = run.cpu?.other ?? 0;
+          if (foreign <= options.maxForeignCpu || attempt >= options.retries) {
+            runs.push(run);
+            break;
+          }
+          discarded.push(run);
+          log(`  disturbed (${foreign}% of a CPU used by other processes): running it again`);
         }
       }
     }
   }
-  return runs;
+  return { runs, discarded };
 }
 
 async function runVerify(options: BenchOptions, usesPostgres: boolean): Promise<VerifyOutcome[]> {
@@ -214,6 +233,9 @@ async function runVerify(options: BenchOptions, usesPostgres: boolean): Promise<
           reps: options.reps,
           postgresUrl: options.postgresUrl,
           dir: options.dir,
+          maxForeignCpu: options.maxForeignCpu,
+          retries: options.retries,
+          quietWaitSeconds: options.quietWaitSeconds,
         },
         6 * 3600_000,
       );
@@ -225,6 +247,16 @@ async function runVerify(options: BenchOptions, usesPostgres: boolean): Promise<
     }
   }
   return out;
+}
+
+async function measure(
+  options: BenchOptions,
+  usesPostgres: boolean,
+  verifying: boolean,
+): Promise<{ appends: AppendRun[]; discarded: AppendRun[]; verify: VerifyOutcome[] }> {
+  const { runs, discarded } = await runAppends(options, usesPostgres);
+  const verify = verifying ? await runVerify(options, usesPostgres) : [];
+  return { appends: runs, discarded, verify };
 }
 
 async function main(): Promise<number> {
@@ -241,28 +273,25 @@ async function main(): Promise<number> {
   const fsync = probeFsync(options.dir);
   log(`fdatasync of 4 KiB: p50 ${fsync.p50Ms.toFixed(3)} ms, p99 ${fsync.p99Ms.toFixed(3)} ms`);
   let postgres: string | null = null;
+  let postgresSettings: string | null = null;
   if (usesPostgres) {
     postgres = await serverVersion(options.postgresUrl);
+    postgresSettings = await serverSettings(options.postgresUrl);
     log(`${postgres}: ${await checkDurable(options.postgresUrl, 'server')}`);
     await recreateDatabase(options.postgresUrl, BENCH_DATABASE);
   }
-  const machine = machineInfo(postgres, fsync);
+  const machine = machineInfo(postgres, postgresSettings, fsync);
   log(`event: ${bytes.total} bytes (payload ${bytes.data} + metadata ${bytes.metadata})`);
 
-  let appends: AppendRun[] = [];
-  let verify: VerifyOutcome[] = [];
   const code = snapshotCode();
   childEntry = code.entry;
-  try {
-    appends = await runAppends(options, usesPostgres);
-    if (verifying) verify = await runVerify(options, usesPostgres);
-  } finally {
+  const { appends, discarded, verify } = await measure(options, usesPostgres, verifying).finally(async () => {
     code.remove();
     if (usesPostgres) {
       await dropDatabase(options.postgresUrl, BENCH_DATABASE).catch(() => undefined);
       await dropDatabase(options.postgresUrl, EMMETT_DATABASE).catch(() => undefined);
     }
-  }
+  });
 
   const { argv, ...settings } = options;
   const results: BenchResults = {
@@ -273,6 +302,7 @@ async function main(): Promise<number> {
     machine,
     event: { bytes, sample },
     appends,
+    discardedAppends: discarded,
     verify,
   };
   const markdown = renderMarkdown(results);
@@ -290,6 +320,7 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
+countDatabasesAsBench(BENCH_DATABASE, EMMETT_DATABASE);
 const childAt = process.argv.indexOf(CHILD_FLAG);
 if (childAt >= 0) {
   const spec = JSON.parse(process.argv[childAt + 1] ?? '') as ChildSpec;

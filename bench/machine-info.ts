@@ -11,6 +11,8 @@ export interface MachineInfo {
   readonly node: string;
   /** `SELECT version()`, or null when no PostgreSQL contender ran. */
   readonly postgres: string | null;
+  /** Server settings that shape the results (autovacuum, shared_buffers, WAL…). */
+  readonly postgresSettings: string | null;
   /** 4 KiB write + fdatasync latencies in the benchmark directory. */
   readonly fsync: FsyncProbe;
 }
@@ -49,7 +51,7 @@ export function probeFsync(dir: string, samples = 1000): FsyncProbe {
 }
 
 /** Describes this machine; `postgres` is the server's `SELECT version()`. */
-export function machineInfo(postgres: string | null, fsync: FsyncProbe): MachineInfo {
+export function machineInfo(postgres: string | null, postgresSettings: string | null, fsync: FsyncProbe): MachineInfo {
   const cpus = os.cpus();
   return {
     cpus: cpus.length,
@@ -58,6 +60,7 @@ export function machineInfo(postgres: string | null, fsync: FsyncProbe): Machine
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     postgres,
+    postgresSettings,
     fsync,
   };
 }

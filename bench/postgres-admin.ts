@@ -103,3 +103,15 @@ export async function serverVersion(serverUrl: string): Promise<string> {
   const rows = await adminQuery<{ version: string }>(serverUrl, 'SELECT version() AS version');
   return rows[0]?.version ?? 'unknown';
 }
+
+/** Server settings that shape the results, as `name=value` pairs. */
+export async function serverSettings(serverUrl: string): Promise<string> {
+  const rows = await adminQuery<{ name: string; setting: string; unit: string | null }>(
+    serverUrl,
+    `SELECT name, setting, unit FROM pg_settings
+     WHERE name IN ('autovacuum', 'shared_buffers', 'max_wal_size', 'wal_sync_method', 'commit_delay',
+                    'synchronous_commit', 'fsync', 'full_page_writes', 'work_mem')
+     ORDER BY name`,
+  );
+  return rows.map((r) => `${r.name}=${r.setting}${r.unit ? ` ${r.unit}` : ''}`).join(', ');
+}

@@ -5,7 +5,7 @@ import { CONTENDER_LABELS } from './append-contenders.js';
 import type { BenchOptions, Contender, VerifyBackend } from './bench-options.js';
 import type { LoopResult } from './closed-loop.js';
 import type { MachineInfo } from './machine-info.js';
-import type { VerifyCellResult } from './verify-bench.js';
+import type { VerifyCellResult, VerifyRun } from './verify-bench.js';
 
 /** One repetition of one append cell. */
 export interface AppendRun extends Partial<LoopResult> {
@@ -30,6 +30,8 @@ export interface BenchResults {
   readonly machine: MachineInfo;
   readonly event: { readonly bytes: { data: number; metadata: number; total: number }; readonly sample: BenchEvent };
   readonly appends: readonly AppendRun[];
+  /** Runs redone because foreign processes used the CPUs (see BenchOptions.maxForeignCpu). */
+  readonly discardedAppends: readonly AppendRun[];
   readonly verify: readonly VerifyOutcome[];
 }
 
@@ -68,8 +70,14 @@ function cellRuns(results: BenchResults, contender: Contender, writers: number):
   return results.appends.filter((r) => r.contender === contender && r.writers === writers);
 }
 
-function verifyMedian(v: VerifyCellResult): number {
-  return median(v.runs.map((r) => r.wallMs));
+/** The verify rows of a backend: as built, and on PostgreSQL also after ANALYZE. */
+function verifyRows(v: VerifyCellResult): [string, readonly VerifyRun[]][] {
+  if (v.statistics === null) return [[v.backend, v.runs]];
+  const rows: [string, readonly VerifyRun[]][] = [
+    [`${v.backend}, as built (${v.statistics === 'none' ? 'no planner statistics yet' : 'analysed'})`, v.runs],
+  ];
+  if (v.analyzedRuns) rows.push([`${v.backend}, after ANALYZE`, v.analyzedRuns]);
+  return rows;
 }
 
 /** How each committed target fared. */
@@ -92,19 +100,20 @@ export function targets(results: BenchResults): { target: string; measured: stri
     met: pgRate === null || emmett === null ? '–' : pgRate >= 10 * emmett ? '**yes**' : '**no**',
   });
   for (const v of results.verify) {
-    const name = `\`audit verify\` of 1,000,000 events ≤ 5 s (${v.backend})`;
     if ('error' in v) {
-      out.push({ target: name, measured: `failed: ${v.error}`, met: '**no**' });
+      out.push({ target: `\`audit verify\` of 1,000,000 events ≤ 5 s (${v.backend})`, measured: `failed: ${v.error}`, met: '**no**' });
       continue;
     }
-    const wall = verifyMedian(v) / 1000;
-    const ok = v.runs.every((r) => r.ok);
-    const at = v.appendedEvents >= 1_000_000;
-    out.push({
-      target: name,
-      measured: `${wall.toFixed(2)} s for ${int(v.headPosition)} events${ok ? '' : ' (report NOT ok)'}${at ? '' : ' (smaller store than the target)'}`,
-      met: !at ? '–' : wall <= 5 && ok ? '**yes**' : '**no**',
-    });
+    for (const [label, runs] of verifyRows(v)) {
+      const wall = median(runs.map((r) => r.wallMs)) / 1000;
+      const ok = runs.every((r) => r.ok);
+      const at = v.appendedEvents >= 1_000_000;
+      out.push({
+        target: `\`audit verify\` of 1,000,000 events ≤ 5 s (${label})`,
+        measured: `${wall.toFixed(2)} s for ${int(v.headPosition)} events${ok ? '' : ' (report NOT ok)'}${at ? '' : ' (smaller store than the target)'}`,
+        met: !at ? '–' : wall <= 5 && ok ? '**yes**' : '**no**',
+      });
+    }
   }
   return out;
 }
@@ -130,6 +139,9 @@ export function renderMarkdown(results: BenchResults): string {
       `Node ${machine.node}; ${machine.postgres ?? 'PostgreSQL not used'}`,
   );
   lines.push(
+    `- PostgreSQL settings: ${machine.postgresSettings ?? '–'}`,
+  );
+  lines.push(
     `- Disk: 4 KiB write + fdatasync p50 ${ms(machine.fsync.p50Ms)} ms, p99 ${ms(machine.fsync.p99Ms)} ms, ` +
       `max ${ms(machine.fsync.maxMs)} ms (${machine.fsync.samples} samples before the run); PostgreSQL shares the disk and the CPUs`,
   );
@@ -138,6 +150,18 @@ export function renderMarkdown(results: BenchResults): string {
       `${results.event.bytes.total} bytes of canonical JSON (payload ${results.event.bytes.data} + metadata ${results.event.bytes.metadata}); ` +
       `${options.warmupSeconds} s warm-up then ${options.seconds} s measured per cell; ${options.reps} repetitions, ` +
       `each on a fresh file, schema or database; median shown`,
+  );
+  const kept = results.appends.filter((r) => r.cpu);
+  const verifyRuns = results.verify.flatMap((v) => ('error' in v ? [] : [...v.runs, ...(v.analyzedRuns ?? [])]));
+  const verifyRedone = results.verify.reduce((n, v) => n + ('error' in v ? 0 : v.discardedRuns.length), 0);
+  const stillDisturbed =
+    kept.filter((r) => r.cpu!.other > options.maxForeignCpu).length +
+    verifyRuns.filter((r) => (r.cpu?.other ?? 0) > options.maxForeignCpu).length;
+  lines.push(
+    `- Foreign load: a run during which other processes (not the benchmark, not PostgreSQL serving it) ` +
+      `used more than ${options.maxForeignCpu}% of a CPU is redone (at most ${options.retries} times): ` +
+      `${results.discardedAppends.length + verifyRedone} runs redone; ${stillDisturbed} kept runs still above the limit ` +
+      `(see the "foreign CPU" columns)`,
   );
   lines.push('');
 
@@ -181,26 +205,29 @@ export function renderMarkdown(results: BenchResults): string {
   if (results.verify.length > 0) {
     lines.push('### `audit verify` (median wall time)', '');
     head(
-      ['backend', 'events', 'checkpoints', 'wall s', 'events/s', 'runs (s)', 'ok', 'store built in'],
-      ['---', '---:', '---:', '---:', '---:', '---', '---', '---:'],
+      ['backend', 'events', 'checkpoints', 'wall s', 'events/s', 'runs (s)', 'foreign CPU %', 'ok', 'store built in'],
+      ['---', '---:', '---:', '---:', '---:', '---', '---', '---', '---:'],
     );
     for (const v of results.verify) {
       if ('error' in v) {
-        row([v.backend, '–', '–', 'failed', '–', v.error.replaceAll('|', '/'), 'no', '–']);
+        row([v.backend, '–', '–', 'failed', '–', v.error.replaceAll('|', '/'), '–', 'no', '–']);
         continue;
       }
-      const wall = verifyMedian(v);
-      const checked = median(v.runs.map((r) => r.checkedEvents));
-      row([
-        v.backend,
-        int(checked),
-        String(v.runs[0]?.checkpoints ?? 0),
-        (wall / 1000).toFixed(2),
-        int((checked * 1000) / wall),
-        v.runs.map((r) => (r.wallMs / 1000).toFixed(2)).join(' / '),
-        v.runs.every((r) => r.ok) ? 'yes' : `**no**: ${v.runs.find((r) => !r.ok)?.failure?.detail ?? '?'}`,
-        `${(v.buildMs / 1000).toFixed(0)} s (${int((v.headPosition * 1000) / v.buildMs)} ev/s)`,
-      ]);
+      for (const [label, runs] of verifyRows(v)) {
+        const wall = median(runs.map((r) => r.wallMs));
+        const checked = median(runs.map((r) => r.checkedEvents));
+        row([
+          label,
+          int(checked),
+          String(runs[0]?.checkpoints ?? 0),
+          (wall / 1000).toFixed(2),
+          int((checked * 1000) / wall),
+          runs.map((r) => (r.wallMs / 1000).toFixed(2)).join(' / '),
+          runs.map((r) => (r.cpu ? String(Math.round(r.cpu.other)) : '–')).join(' / '),
+          runs.every((r) => r.ok) ? 'yes' : `**no**: ${runs.find((r) => !r.ok)?.failure?.detail ?? '?'}`,
+          `${(v.buildMs / 1000).toFixed(0)} s (${int((v.headPosition * 1000) / v.buildMs)} ev/s)`,
+        ]);
+      }
     }
     lines.push('');
   }
@@ -212,7 +239,10 @@ export function renderMarkdown(results: BenchResults): string {
 
   if (contenders.length > 0) {
     lines.push('<details><summary>Every run (events/s; latency of the median run)</summary>', '');
-    head(['contender', 'writers', 'runs (events/s)', 'p50 ms', 'p99 ms', 'durability checked'], ['---', '---:', '---', '---:', '---:', '---']);
+    head(
+      ['contender', 'writers', 'runs (events/s)', 'p50 ms', 'p99 ms', 'foreign CPU % per run', 'durability checked'],
+      ['---', '---:', '---', '---:', '---:', '---', '---'],
+    );
     for (const c of contenders) {
       for (const w of writers) {
         const runs = cellRuns(results, c, w);
@@ -229,6 +259,7 @@ export function renderMarkdown(results: BenchResults): string {
           runs.map((r) => (r.error === undefined ? int(r.perSecond!) : 'failed')).join(' / '),
           mid ? ms(mid.latencyMs!.p50) : '–',
           mid ? ms(mid.latencyMs!.p99) : '–',
+          runs.map((r) => (r.cpu ? String(Math.round(r.cpu.other)) : '–')).join(' / '),
           (okRuns[0]?.durability ?? runs.find((r) => r.error)?.error ?? '').replaceAll('|', '/'),
         ]);
       }

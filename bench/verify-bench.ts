@@ -18,7 +18,8 @@ import {
 } from '@sscontrol/event-store';
 import { auditEvent } from './audit-event.js';
 import { withDatabase, type VerifyBackend } from './bench-options.js';
-import { BENCH_DATABASE, checkpoint, checkDurable, dropSchema } from './postgres-admin.js';
+import { startCpuAccounting, waitForQuiet, type CpuShare } from './cpu-usage.js';
+import { adminQuery, BENCH_DATABASE, checkpoint, checkDurable, dropSchema } from './postgres-admin.js';
 
 /** Events per append while the store is built. */
 const BLOCK = 1000;
@@ -38,6 +39,8 @@ export interface VerifyRun {
   readonly unsealedEvents: number;
   readonly warnings: readonly string[];
   readonly failure: VerifyReport['failure'];
+  /** Where the machine's CPU went during the verify. */
+  readonly cpu: CpuShare | null;
 }
 
 /** What the verify part measured on one backend. */
@@ -48,12 +51,26 @@ export interface VerifyCellResult {
   /** Head position of the store that was verified. */
   readonly headPosition: number;
   readonly buildMs: number;
+  /**
+   * PostgreSQL only: whether the events table had planner statistics when verify first ran
+   * (`none` when neither ANALYZE nor autovacuum had analysed it yet).
+   */
+  readonly statistics: 'none' | 'analysed' | null;
+  /** Runs on the store as built. */
   readonly runs: readonly VerifyRun[];
+  /** PostgreSQL, when the table had no statistics: runs after `ANALYZE`. */
+  readonly analyzedRuns?: readonly VerifyRun[];
+  /** Runs redone because foreign processes used the CPUs. */
+  readonly discardedRuns: readonly VerifyRun[];
 }
 
 interface BuiltStore {
   readonly settings: EventStoreSettings;
   open(): Promise<EventStore>;
+  /** PostgreSQL: whether the events table has planner statistics. */
+  statistics?(): Promise<'none' | 'analysed'>;
+  /** PostgreSQL: `ANALYZE` of the events table. */
+  analyze?(): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -73,6 +90,17 @@ async function createStore(backend: VerifyBackend, postgresUrl: string, dir: str
   return {
     settings: { backend: 'postgres', postgres: { url, schema } },
     open: () => createPostgresEventStore({ connectionString: url, schema }),
+    async statistics() {
+      const rows = await adminQuery<{ analysed: boolean }>(
+        url,
+        `SELECT (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL) AS analysed
+         FROM pg_stat_user_tables WHERE schemaname = '${schema}' AND relname = 'events'`,
+      );
+      return rows[0]?.analysed ? 'analysed' : 'none';
+    },
+    async analyze() {
+      await adminQuery(url, `ANALYZE "${schema}".events`);
+    },
     cleanup: () => dropSchema(url, schema),
   };
 }
@@ -118,70 +146,111 @@ async function build(
   return keys.active().public.publicKey;
 }
 
+/** How the verify part runs. */
+export interface VerifyCellOptions {
+  readonly backend: VerifyBackend;
+  readonly events: number;
+  readonly reps: number;
+  readonly postgresUrl: string;
+  readonly dir: string;
+  /** Foreign CPU (percent of one CPU) above which a run is redone, up to `retries` times. */
+  readonly maxForeignCpu: number;
+  readonly retries: number;
+  readonly quietWaitSeconds: number;
+}
+
 /**
- * Builds a store of `events` audit events with signed checkpoints on `backend`, then times
- * `verifyAuditTrail` on it `reps` times, each on a freshly opened store (2 worker threads above
- * 200,000 events), and drops the store.
+ * Builds a store of `events` audit events with signed checkpoints, then times `verifyAuditTrail`
+ * on it `reps` times, each on a freshly opened store (2 worker threads above 200,000 events). On
+ * PostgreSQL this is done twice: on the store as built (planner statistics only if autovacuum
+ * analysed the table meanwhile), then after `ANALYZE`. The store is dropped at the end.
  */
-export async function runVerifyCell(
-  backend: VerifyBackend,
-  events: number,
-  reps: number,
-  postgresUrl: string,
-  parentDir: string,
-  log: (line: string) => void,
-): Promise<VerifyCellResult> {
-  const dir = mkdtempSync(path.join(parentDir, 'sscontrol-bench-verify-'));
+export async function runVerifyCell(o: VerifyCellOptions, log: (line: string) => void): Promise<VerifyCellResult> {
+  const dir = mkdtempSync(path.join(o.dir, 'sscontrol-bench-verify-'));
   const keysDir = path.join(dir, 'keys');
   const anchorDir = path.join(dir, 'anchors');
-  const built = await createStore(backend, postgresUrl, dir);
+  const built = await createStore(o.backend, o.postgresUrl, dir);
   try {
     const started = performance.now();
     const store = await built.open();
     let trustedKey: string;
     let headPosition: number;
     try {
-      trustedKey = await build(store, events, keysDir, anchorDir, log);
+      trustedKey = await build(store, o.events, keysDir, anchorDir, log);
       headPosition = (await store.head()).position;
     } finally {
       await store.close();
     }
     const buildMs = performance.now() - started;
     log(`  built ${headPosition.toLocaleString('en-US')} events in ${(buildMs / 1000).toFixed(1)} s`);
-    if (backend === 'postgres') await checkpoint(postgresUrl);
-    const runs: VerifyRun[] = [];
-    for (let rep = 0; rep < reps; rep++) {
-      const verified = await built.open();
-      try {
-        const t0 = performance.now();
-        const report = await verifyAuditTrail({
-          store: verified,
-          settings: built.settings,
-          anchorDir,
-          trustedKeys: [trustedKey],
-        });
-        const wallMs = performance.now() - t0;
-        runs.push({
-          wallMs,
-          reportMs: report.durationMs,
-          ok: report.ok,
-          checkedEvents: report.checkedEvents,
-          checkpoints: report.checkpoints,
-          unsealedEvents: report.unsealedEvents,
-          warnings: report.warnings,
-          failure: report.failure,
-        });
-        log(
-          `  verify ${rep + 1}/${reps}: ${(wallMs / 1000).toFixed(2)} s, ok=${report.ok}, ` +
-            `${report.checkedEvents.toLocaleString('en-US')} events, ${report.checkpoints} checkpoints`,
-        );
-      } finally {
-        await verified.close();
+
+    const discarded: VerifyRun[] = [];
+    const timeRuns = async (label: string): Promise<VerifyRun[]> => {
+      const runs: VerifyRun[] = [];
+      for (let rep = 0; rep < o.reps; rep++) {
+        for (let attempt = 0; ; attempt++) {
+          if (o.backend === 'postgres') await checkpoint(o.postgresUrl);
+          await waitForQuiet(o.maxForeignCpu / 2, o.quietWaitSeconds * 1000, log);
+          const run = await verifyOnce(built, anchorDir, trustedKey);
+          log(
+            `  verify${label} ${rep + 1}/${o.reps}: ${(run.wallMs / 1000).toFixed(2)} s, ok=${run.ok}, ` +
+              `${run.checkedEvents.toLocaleString('en-US')} events, ${run.checkpoints} checkpoints` +
+              (run.cpu ? `; cpu % bench ${run.cpu.bench} postgres ${run.cpu.postgres} other ${run.cpu.other}` : ''),
+          );
+          if ((run.cpu?.other ?? 0) <= o.maxForeignCpu || attempt >= o.retries) {
+            runs.push(run);
+            break;
+          }
+          discarded.push(run);
+          log(`  disturbed (${run.cpu?.other}% of a CPU used by other processes): running it again`);
+        }
       }
+      return runs;
+    };
+
+    const statistics = (await built.statistics?.()) ?? null;
+    const runs = await timeRuns(statistics === null ? '' : ` (${statistics})`);
+    let analyzedRuns: VerifyRun[] | undefined;
+    if (built.analyze && statistics !== 'analysed') {
+      await built.analyze();
+      analyzedRuns = await timeRuns(' (after ANALYZE)');
     }
-    return { backend, appendedEvents: events, headPosition, buildMs, runs };
+    return {
+      backend: o.backend,
+      appendedEvents: o.events,
+      headPosition,
+      buildMs,
+      statistics,
+      runs,
+      ...(analyzedRuns ? { analyzedRuns } : {}),
+      discardedRuns: discarded,
+    };
   } finally {
     await built.cleanup();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Opens the store afresh and times one `verifyAuditTrail` on it. */
+async function verifyOnce(built: BuiltStore, anchorDir: string, trustedKey: string): Promise<VerifyRun> {
+  const store = await built.open();
+  try {
+    const endCpu = startCpuAccounting();
+    const t0 = performance.now();
+    const report = await verifyAuditTrail({ store, settings: built.settings, anchorDir, trustedKeys: [trustedKey] });
+    const wallMs = performance.now() - t0;
+    return {
+      wallMs,
+      reportMs: report.durationMs,
+      ok: report.ok,
+      checkedEvents: report.checkedEvents,
+      checkpoints: report.checkpoints,
+      unsealedEvents: report.unsealedEvents,
+      warnings: report.warnings,
+      failure: report.failure,
+      cpu: endCpu(),
+    };
+  } finally {
+    await store.close();
   }
 }
