@@ -4,7 +4,7 @@ import { CommandFactory } from 'nest-commander';
 import { isConfigError } from '@sscontrol/config';
 import { sscontrolVersion } from '@sscontrol/telemetry';
 import { CliModule } from './cli.module.js';
-import { ExitCode, exitCodeFor } from './cli-exit-codes.js';
+import { ExitCode, exitCodeFor } from '@sscontrol/audit';
 
 function fail(error: unknown): never {
   if (isConfigError(error)) for (const line of error.lines()) process.stderr.write(`${line}\n`);

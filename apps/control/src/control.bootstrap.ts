@@ -1,7 +1,12 @@
 import { NestFactory } from '@nestjs/core';
 import type { Express } from 'express';
 import type { Config } from '@sscontrol/config';
-import { PinoNestLogger, httpTelemetry, type Telemetry } from '@sscontrol/telemetry';
+import {
+  PinoNestLogger,
+  closeOnSignals,
+  httpTelemetry,
+  type Telemetry,
+} from '@sscontrol/telemetry';
 import { ControlModule } from './control.module.js';
 
 /** Builds and starts the control process; returns the running app (tests close it). */
@@ -10,9 +15,9 @@ export async function bootstrapControl(config: Config, telemetry: Telemetry) {
     logger: new PinoNestLogger(telemetry.logger),
     abortOnError: false,
   });
-  app.enableShutdownHooks();
   app.use(httpTelemetry(telemetry, 'control'));
   (app.getHttpAdapter().getInstance() as Express).disable('x-powered-by');
+  closeOnSignals(app, telemetry);
   await app.listen(config.control.port, config.control.host);
   telemetry.logger.info(
     { port: config.control.port },

@@ -5,5 +5,6 @@ import { startTelemetry } from '@sscontrol/telemetry';
 
 const config = loadConfigOrExit({ service: 'control' });
 const telemetry = startTelemetry(config);
+const { runService } = await import('@sscontrol/audit');
 const { bootstrapControl } = await import('./control.bootstrap.js');
-await bootstrapControl(config, telemetry);
+await runService('control', telemetry, () => bootstrapControl(config, telemetry));

@@ -5,5 +5,6 @@ import { startTelemetry } from '@sscontrol/telemetry';
 
 const config = loadConfigOrExit({ service: 'signaling' });
 const telemetry = startTelemetry(config);
+const { runService } = await import('@sscontrol/audit');
 const { bootstrapSignaling } = await import('./signaling.bootstrap.js');
-await bootstrapSignaling(config, telemetry);
+await runService('signaling', telemetry, () => bootstrapSignaling(config, telemetry));

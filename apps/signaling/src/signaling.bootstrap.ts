@@ -2,7 +2,12 @@ import { NestFactory } from '@nestjs/core';
 import type { Express } from 'express';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { Config } from '@sscontrol/config';
-import { PinoNestLogger, httpTelemetry, type Telemetry } from '@sscontrol/telemetry';
+import {
+  PinoNestLogger,
+  closeOnSignals,
+  httpTelemetry,
+  type Telemetry,
+} from '@sscontrol/telemetry';
 import { SignalingModule } from './signaling.module.js';
 
 /** Builds and starts the signaling gateway; returns the running app (tests close it). */
@@ -13,9 +18,9 @@ export async function bootstrapSignaling(config: Config, telemetry: Telemetry) {
     abortOnError: false,
   });
   app.useWebSocketAdapter(new WsAdapter(app));
-  app.enableShutdownHooks();
   app.use(httpTelemetry(telemetry, 'signaling'));
   (app.getHttpAdapter().getInstance() as Express).disable('x-powered-by');
+  closeOnSignals(app, telemetry);
   await app.listen(config.signaling.port, config.signaling.host);
   const url = await app.getUrl();
   telemetry.logger.info(

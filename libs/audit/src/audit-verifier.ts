@@ -323,7 +323,11 @@ export async function verifyAuditTrail(options: VerifyAuditTrailOptions): Promis
     checkedEvents: chain.checked,
     checkpoints: stored.length,
     lastSealedPosition,
-    unsealedEvents: Math.max(0, head.position - lastSealedPosition),
+    // The last checkpoint's own event necessarily follows what it sealed; it is not a gap in coverage.
+    unsealedEvents: Math.max(
+      0,
+      head.position - lastSealedPosition - (stored.at(-1)?.position === head.position ? 1 : 0),
+    ),
     trustedKeyIds: [...trusted.keys()],
     warnings,
     failure: failures[0] ?? null,

@@ -38,3 +38,5 @@ export { TamperClass, verifyAuditTrail } from './audit-verifier.js';
 export type { VerifyAuditTrailOptions, VerifyFailure, VerifyReport } from './audit-verifier.js';
 export { AuditModule } from './audit.module.js';
 export type { AuditModuleOptions } from './audit.module.js';
+export { ExitCode, UsageError, exitCodeFor } from './exit-codes.js';
+export { runService } from './run-service.js';

@@ -11,3 +11,4 @@ export { sscontrolVersion } from './version.js';
 export { HealthChecks, HealthModule } from './health.module.js';
 export type { HealthCheckResult, HealthIdentity } from './health.module.js';
 export { httpTelemetry } from './http-telemetry.js';
+export { closeOnSignals } from './graceful-shutdown.js';

@@ -106,8 +106,9 @@ export class PinoNestLogger implements LoggerService {
     else this.logger[level](fields, String(message));
   }
 
+  /** Nest's routine start-up chatter (modules loaded, routes mapped) is debug detail. */
   log(message: unknown, ...params: unknown[]): void {
-    this.write('info', message, params);
+    this.write('debug', message, params);
   }
   error(message: unknown, ...params: unknown[]): void {
     this.write('error', message, params);

@@ -89,6 +89,10 @@ export function startTracing(options: TracingOptions): NodeSDK {
     }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(telemetry.sampleRatio) }),
     spanProcessors: processors,
+    // Metrics are prom-client's (/metrics) and logs are pino's: without these the SDK would
+    // default to OTLP metric and log exporters aimed at localhost:4318.
+    metricReaders: [],
+    logRecordProcessors: [],
     instrumentations: [
       new HttpInstrumentation({
         ignoreIncomingRequestHook: (req) => req.url === '/metrics' || req.url === '/health',

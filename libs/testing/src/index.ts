@@ -7,3 +7,5 @@ export { startRedisServer } from './redis-server.js';
 export type { TestRedisOptions, TestRedisServer } from './redis-server.js';
 export { collect, describeEventStoreContract } from './event-store-contract.js';
 export type { EventStoreContractOptions, EventStoreFactory } from './event-store-contract.js';
+export { runCli, startService } from './processes.js';
+export type { LogLine, ServiceProcess } from './processes.js';

@@ -1,7 +1,7 @@
 import { CommandRunner, SubCommand } from 'nest-commander';
 import { CheckpointKeys } from '@sscontrol/audit';
 import { CliContext } from '../cli-context.service.js';
-import { UsageError } from '../cli-exit-codes.js';
+import { UsageError } from '@sscontrol/audit';
 
 @SubCommand({
   name: 'checkpoint-key',

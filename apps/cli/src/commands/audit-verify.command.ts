@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { verifyAuditTrail, type VerifyReport } from '@sscontrol/audit';
 import { eventStoreConnection } from '@sscontrol/config';
 import { CliContext } from '../cli-context.service.js';
-import { ExitCode, UsageError } from '../cli-exit-codes.js';
+import { ExitCode, UsageError } from '@sscontrol/audit';
 import { ProgressBar } from '../progress-bar.js';
 
 const position = z.coerce.number().int().min(0);
@@ -58,7 +58,7 @@ export function formatReport(r: VerifyReport): string {
     `  events       ${n(r.from)}..${n(r.to)}: ${n(r.checkedEvents)} checked in ${(r.durationMs / 1000).toFixed(2)} s`,
   );
   lines.push(
-    `  checkpoints  ${n(r.checkpoints)}, sealed up to position ${n(r.lastSealedPosition)} (${n(r.unsealedEvents)} events not yet sealed)`,
+    `  checkpoints  ${n(r.checkpoints)}, sealed up to position ${n(r.lastSealedPosition)} (${n(r.unsealedEvents)} ${r.unsealedEvents === 1 ? 'event' : 'events'} not yet sealed)`,
   );
   lines.push(`  keys trusted ${r.trustedKeyIds.join(', ') || 'none'}`);
   for (const w of r.warnings) lines.push(`  warning      ${w}`);

@@ -17,9 +17,7 @@ describe('audit event catalogue', () => {
   });
 
   it('puts each event in a stream named <aggregate>-<id>', () => {
-    expect(definitionOf('connection.opened')!.stream({ connectionId: 'c1' })).toBe(
-      'connection-c1',
-    );
+    expect(definitionOf('connection.opened')!.stream({ connectionId: 'c1' })).toBe('connection-c1');
     expect(definitionOf('session.ended')!.stream({ sessionId: 's1' })).toBe('session-s1');
     expect(definitionOf('audit.checkpointed')!.stream({})).toBe('audit-checkpoints');
   });

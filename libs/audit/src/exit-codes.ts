@@ -1,8 +1,11 @@
-import { AuditErrorCode, isAuditError } from '@sscontrol/audit';
+import { AuditErrorCode, isAuditError } from './audit.errors.js';
 import { ConfigErrorCode, isConfigError } from '@sscontrol/config';
 import { EventStoreErrorCode, isEventStoreError } from '@sscontrol/event-store';
 
-/** Exit statuses of the `sscontrol` CLI (documented in docs/cli.md). */
+/**
+ * Exit statuses of every sscontrol process (documented in docs/cli.md): the CLI's commands, and
+ * the services when they cannot start. Values follow sysexits(3) where one fits.
+ */
 export enum ExitCode {
   Ok = 0,
   /** The audit trail does not verify (tampering, or a trail from another store). */
@@ -11,6 +14,8 @@ export enum ExitCode {
   Usage = 2,
   /** A dependency (event store, Redis) is unreachable or refused the operation. */
   Unavailable = 3,
+  /** A service could not start because a dependency is unreachable (EX_UNAVAILABLE). */
+  ServiceUnavailable = 69,
   /** An operation conflicted with a concurrent one; retry. */
   Conflict = 4,
   /** Internal error: a bug. */
