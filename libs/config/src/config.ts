@@ -218,7 +218,7 @@ export function loadConfigOrExit(options: LoadConfigOptions): Config {
 export function settingsTable(): string {
   const rows = Object.entries(SETTINGS).map(([name, s]) => {
     const d = 'defaultShown' in s && s.defaultShown !== undefined ? `\`${s.defaultShown}\`` : '—';
-    const secret = 'secret' in s && s.secret ? ' *(secret)*' : '';
+    const secret = 'secret' in s && s.secret ? ' _(secret)_' : '';
     return `| \`${name}\` | ${d} | ${s.description}${secret} | ${s.usedBy.join(', ')} |`;
   });
   return ['| Variable | Default | Meaning | Read by |', '| --- | --- | --- | --- |', ...rows].join(

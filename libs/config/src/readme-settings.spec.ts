@@ -1,0 +1,17 @@
+import { readFileSync } from 'node:fs';
+import { settingsTable } from './config.js';
+
+const normalise = (text: string) =>
+  text
+    .split('\n')
+    .map((line) => line.replace(/\s*\|\s*/g, '|').replace(/-{3,}/g, '---').trim())
+    .filter(Boolean);
+
+describe('README settings table', () => {
+  it('lists exactly the settings the code reads (regenerate with `npx sscontrol config doc`)', () => {
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const between = /<!-- settings:begin -->\n([\s\S]*?)\n<!-- settings:end -->/.exec(readme);
+    expect(between).not.toBeNull();
+    expect(normalise(between![1]!)).toEqual(normalise(settingsTable()));
+  });
+});
