@@ -4,7 +4,12 @@ import { settingsTable } from './config.js';
 const normalise = (text: string) =>
   text
     .split('\n')
-    .map((line) => line.replace(/\s*\|\s*/g, '|').replace(/-{3,}/g, '---').trim())
+    .map((line) =>
+      line
+        .replace(/\s*\|\s*/g, '|')
+        .replace(/-{3,}/g, '---')
+        .trim(),
+    )
     .filter(Boolean);
 
 describe('README settings table', () => {

@@ -131,7 +131,8 @@ export const SETTINGS = {
   NODE_ENV: def({
     schema: oneOf(['development', 'production', 'test'] as const, 'development'),
     expected: 'one of development, production, test',
-    description: 'Runtime mode, as in every Node.js service (`production` in the shipped deployment files).',
+    description:
+      'Runtime mode, as in every Node.js service (`production` in the shipped deployment files).',
     defaultShown: 'development',
     usedBy: ['all'],
   }),

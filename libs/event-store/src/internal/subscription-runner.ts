@@ -7,6 +7,8 @@ export interface LogPage {
   readonly events: readonly RecordedEvent[];
   /** Everything up to this position has been read (matching or not). */
   readonly scannedTo: number;
+  /** The log's last position when the page was read. */
+  readonly head: number;
 }
 
 /** What a backend gives the generic subscription loop. */
@@ -72,7 +74,7 @@ export function runSubscription(
         await source.savePosition(options.name, position);
       }
       settleWaiters();
-      if (page.events.length < batchSize) {
+      if (position >= page.head) {
         live = true;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(done, pollMs);

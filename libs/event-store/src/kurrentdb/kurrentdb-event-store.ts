@@ -398,8 +398,12 @@ class KurrentDbEventStore implements EventStore {
     );
     const events = await this.withHashes(page.events);
     const lastRead = events[events.length - 1]?.position ?? after;
-    const scannedTo = page.end ? Math.min(to, Math.max(lastRead, sealedBefore)) : lastRead;
-    return { events, scannedTo: Math.max(scannedTo, after) };
+    const scannedTo = Math.max(
+      page.end ? Math.min(to, Math.max(lastRead, sealedBefore)) : lastRead,
+      after,
+    );
+    // Positions are not gapless here: the end of the scan is where the log's head was.
+    return { events, scannedTo, head: page.end ? scannedTo : Number.MAX_SAFE_INTEGER };
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {

@@ -30,6 +30,7 @@ import {
 } from '../internal/prepare.js';
 import { runSubscription, type LogPage } from '../internal/subscription-runner.js';
 import { PG_TYPES } from './pg-types.js';
+import { windowedPages } from './postgres-pages.js';
 import { checkPostgresSchema } from './postgres-migrations.js';
 
 /** Options of {@link createPostgresEventStore}. */
@@ -53,6 +54,9 @@ export interface PostgresEventStoreOptions {
 
 const COLUMNS =
   'position, stream_id, revision, event_id, type, schema_version, recorded_at, metadata, data, data_digest, prev_hash, hash';
+
+/** Positions a filtered page reads at most (see logPage). */
+const PAGE_WINDOW = 10_000;
 
 type Row = [
   number,
@@ -385,20 +389,24 @@ class PostgresEventStore implements EventStore {
       where += ` AND recorded_at < $${params.length}`;
     }
     // One statement, one snapshot: the head and the page agree, and the snapshot holds a
-    // gapless prefix of the log (positions are assigned in commit order).
+    // gapless prefix of the log (positions are assigned in commit order). The page reads a
+    // window of positions, so its cost is bounded whatever plan the planner picks (a freshly
+    // loaded table has no statistics, and a range estimate of 0.5% can pick a sort of millions).
+    const window = Math.max(limit, PAGE_WINDOW);
+    params.push(window);
     const rows = await this.rows(
       `WITH h AS (SELECT position FROM ${this.q}.head WHERE id = 1)
        SELECT h.position, e.* FROM h LEFT JOIN LATERAL (
          SELECT ${COLUMNS} FROM ${this.q}.events
-         WHERE position > $1 AND position <= least($2::bigint, h.position)${where}
+         WHERE position > $1 AND position <= least($2::bigint, h.position, $1::bigint + $${params.length}::bigint)${where}
          ORDER BY position LIMIT $3) e ON true`,
       params,
     );
     const head = rows[0]![0] as number;
     const events = rows.filter((r) => r[1] !== null).map((r) => toEvent(r.slice(1) as Row));
-    const upper = Math.min(to, head);
-    const scannedTo = events.length < limit ? upper : events[events.length - 1]!.position;
-    return { events, scannedTo: Math.max(scannedTo, after) };
+    const windowEnd = Math.min(to, head, after + window);
+    const scannedTo = events.length < limit ? windowEnd : events[events.length - 1]!.position;
+    return { events, scannedTo: Math.max(scannedTo, after), head };
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
@@ -411,7 +419,7 @@ class PostgresEventStore implements EventStore {
       const page = await this.logPage(after, to, options, limit);
       for (const e of page.events) yield e;
       remaining -= page.events.length;
-      if (remaining <= 0 || page.events.length < limit || page.scannedTo >= to) return;
+      if (remaining <= 0 || page.scannedTo >= Math.min(to, page.head)) return;
       after = page.scannedTo;
     }
   }
@@ -454,17 +462,15 @@ class PostgresEventStore implements EventStore {
   }
 
   async *readChain(options: ReadChainOptions = {}): AsyncIterable<ChainRecord[]> {
-    let after = options.after ?? 0;
-    const to = Math.min(options.to ?? Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-    const batch = options.batchSize ?? 5000;
-    for (;;) {
-      const rows = (await this.rows(
-        `SELECT ${COLUMNS} FROM ${this.q}.events WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $3`,
-        [after, to, batch],
-      )) as Row[];
-      if (rows.length > 0) yield rows.map(toChainRecord);
-      if (rows.length < batch) return;
-      after = rows[rows.length - 1]![0];
+    const to = Math.min(options.to ?? Number.MAX_SAFE_INTEGER, (await this.head()).position);
+    for await (const rows of windowedPages(
+      (sql, params) => this.rows(sql, params) as Promise<Row[]>,
+      this.q,
+      options.after ?? 0,
+      to,
+      options.batchSize ?? 5000,
+    )) {
+      yield rows.map(toChainRecord);
     }
   }
 

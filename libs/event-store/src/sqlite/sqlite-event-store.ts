@@ -188,7 +188,7 @@ class SqliteEventStore implements EventStore {
       const page = this.reader.logPage(after, to, options, limit);
       for (const e of page.events) yield e;
       remaining -= page.events.length;
-      if (remaining <= 0 || page.events.length < limit || page.scannedTo >= to) return;
+      if (remaining <= 0 || page.scannedTo >= Math.min(to, page.head)) return;
       after = page.scannedTo;
     }
   }

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { ChainRecord } from '../chain.js';
 import type { EventStoreSettings } from '../open-event-store.js';
 import { PG_TYPES } from '../postgres/pg-types.js';
+import { windowedPages } from '../postgres/postgres-pages.js';
 import { SqliteReader } from '../sqlite/sqlite-reader.js';
 
 /** Read-only access to the chained log, opened from settings (also inside worker threads). */
@@ -70,20 +71,10 @@ export async function openChainReader(settings: EventStoreSettings): Promise<Cha
       const q = `"${settings.postgres.schema}"`;
       return {
         async *pages(after, to, batchSize) {
-          let from = after;
-          for (;;) {
-            const res = await client.query({
-              text: `SELECT position, stream_id, revision, event_id, type, schema_version, recorded_at, metadata, data,
-                       data_digest, prev_hash, hash FROM ${q}.events WHERE position > $1 AND position <= $2
-                     ORDER BY position LIMIT $3`,
-              values: [from, Math.min(to, Number.MAX_SAFE_INTEGER), batchSize],
-              rowMode: 'array',
-            });
-            const page = (res.rows as Row[]).map(toRecord);
-            if (page.length > 0) yield page;
-            if (page.length < batchSize) return;
-            from = page[page.length - 1]!.position;
-          }
+          const query = async (text: string, values: unknown[]) =>
+            (await client.query({ text, values, rowMode: 'array' })).rows as Row[];
+          for await (const rows of windowedPages(query, q, after, to, batchSize))
+            yield rows.map(toRecord);
         },
         close: () => client.end(),
       };
