@@ -84,7 +84,8 @@ async function sscontrolSqlite(ctx: ContenderContext): Promise<AppendTarget> {
   return {
     // The writer refuses to open unless it reads back journal_mode=wal and synchronous=2 (FULL).
     durability: `journal_mode=${journal} synchronous=FULL (checked by the store's writer thread)`,
-    append: (e) => store.append(e.streamId, [{ id: e.id, type: e.type, data: e.data, metadata: e.metadata }]),
+    append: (e) =>
+      store.append(e.streamId, [{ id: e.id, type: e.type, data: e.data, metadata: e.metadata }]),
     async finish() {
       await store.close();
       try {
@@ -100,7 +101,9 @@ async function sscontrolSqlite(ctx: ContenderContext): Promise<AppendTarget> {
 async function sqliteFloor(ctx: ContenderContext): Promise<AppendTarget> {
   const dir = tempDir(ctx.dir);
   const file = path.join(dir, 'floor.db');
-  const worker = new Worker(new URL('./sqlite-floor.worker.js', import.meta.url), { workerData: { path: file } });
+  const worker = new Worker(new URL('./sqlite-floor.worker.js', import.meta.url), {
+    workerData: { path: file },
+  });
   const waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   let nextId = 1;
   const ready = await new Promise<FloorReply>((resolve, reject) => {
@@ -119,10 +122,18 @@ async function sqliteFloor(ctx: ContenderContext): Promise<AppendTarget> {
     else w?.reject(new Error(reply.message));
   });
   return {
-    durability: `journal_mode=${ready.journalMode} synchronous=${ready.synchronous} (FULL), read back`,
+    durability:
+      `journal_mode=${ready.journalMode} synchronous=${ready.synchronous} (FULL), ` + 'read back',
     append(e) {
       const id = nextId++;
-      const row: FloorRow = [id, e.streamId, e.id, e.type, canonicalJson(e.metadata), canonicalJson(e.data)];
+      const row: FloorRow = [
+        id,
+        e.streamId,
+        e.id,
+        e.type,
+        canonicalJson(e.metadata),
+        canonicalJson(e.data),
+      ];
       return new Promise<void>((resolve, reject) => {
         waiting.set(id, { resolve, reject });
         worker.postMessage(row);
@@ -141,7 +152,10 @@ async function sqliteFloor(ctx: ContenderContext): Promise<AppendTarget> {
   };
 }
 
-/** sscontrol's PostgreSQL store in a fresh, migrated schema (pool of 10, group commit, chain in SQL). */
+/**
+ * sscontrol's PostgreSQL store in a fresh, migrated schema (pool of 10, group commit, chain
+ * computed in SQL).
+ */
 async function sscontrolPostgres(ctx: ContenderContext): Promise<AppendTarget> {
   const url = withDatabase(ctx.postgresUrl, BENCH_DATABASE);
   const schema = schemaName('bench_sscontrol');
@@ -150,7 +164,8 @@ async function sscontrolPostgres(ctx: ContenderContext): Promise<AppendTarget> {
   const store = await createPostgresEventStore({ connectionString: url, schema });
   return {
     durability: `${durability} (also refused by the store otherwise)`,
-    append: (e) => store.append(e.streamId, [{ id: e.id, type: e.type, data: e.data, metadata: e.metadata }]),
+    append: (e) =>
+      store.append(e.streamId, [{ id: e.id, type: e.type, data: e.data, metadata: e.metadata }]),
     async finish() {
       await store.close();
       try {
@@ -171,7 +186,8 @@ async function emmett(ctx: ContenderContext): Promise<AppendTarget> {
   await es.schema.migrate();
   return {
     durability,
-    append: (e) => es.appendToStream(e.streamId, [{ type: e.type, data: e.data, metadata: e.metadata }]),
+    append: (e) =>
+      es.appendToStream(e.streamId, [{ type: e.type, data: e.data, metadata: e.metadata }]),
     async finish() {
       await es.close();
       try {
@@ -201,7 +217,9 @@ async function postgresFloor(ctx: ContenderContext): Promise<AppendTarget> {
        data text NOT NULL)`,
   );
   const durability = assertDurable(await readDurability(pool), 'postgres floor');
-  const insert = `INSERT INTO ${table} (stream_id, event_id, type, metadata, data) VALUES ($1, $2, $3, $4, $5)`;
+  const insert =
+    `INSERT INTO ${table} (stream_id, event_id, type, metadata, data) ` +
+    'VALUES ($1, $2, $3, $4, $5)';
   return {
     durability: `${durability} (read on a pooled connection)`,
     append: (e) =>

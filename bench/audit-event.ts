@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { ConnectionOpened, envelopeSchema, type AuditPayload, type Envelope } from '@sscontrol/audit';
+import {
+  ConnectionOpened,
+  envelopeSchema,
+  type AuditPayload,
+  type Envelope,
+} from '@sscontrol/audit';
 import { canonicalJson, uuidv7 } from '@sscontrol/event-store';
 
 /** One audit event as every contender appends it: the same fields, the same bytes. */
@@ -21,8 +26,8 @@ const SPAN_PREFIX = randomBytes(4).toString('hex');
 /**
  * The `seq`-th benchmark event: a `connection.opened` payload (ip, userAgent, subject, token and
  * key ids) with the envelope the audit recorder would add (occurredAt, actor, source, traceId,
- * spanId, correlationId; subjects left empty). Fields have fixed widths, so every event has about the same size
- * (see {@link eventBytes}); ids are fresh UUIDv7s.
+ * spanId, correlationId; subjects left empty). Fields have fixed widths, so every event has about
+ * the same size (see {@link eventBytes}); ids are fresh UUIDv7s.
  */
 export function auditEvent(seq: number): BenchEvent {
   const connectionId = uuidv7();

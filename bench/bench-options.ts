@@ -3,7 +3,13 @@ import { parseArgs } from 'node:util';
 import { loadTestEnvironment } from '@sscontrol/config';
 
 /** The append contenders, in the order the report lists them. */
-export const CONTENDERS = ['sqlite', 'sqlite-floor', 'postgres', 'emmett', 'postgres-floor'] as const;
+export const CONTENDERS = [
+  'sqlite',
+  'sqlite-floor',
+  'postgres',
+  'emmett',
+  'postgres-floor',
+] as const;
 
 /** One append contender. */
 export type Contender = (typeof CONTENDERS)[number];
@@ -65,11 +71,18 @@ const USAGE = `usage: npm run bench:event-store -- [options]
   --quiet-wait N       before each cell wait up to N s for foreign load to drop (default 60)
   --no-docs            do not update docs/benchmarks.md`;
 
-function positive(name: string, value: string | undefined, fallback: number, integer = true): number {
+function positive(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  integer = true,
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-    throw new Error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${value}\n${USAGE}`);
+    throw new Error(
+      `--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${value}\n${USAGE}`,
+    );
   }
   return n;
 }
@@ -102,15 +115,24 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     console.log(USAGE);
     process.exit(0);
   }
-  const only = values.only?.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const only = values.only
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (const name of only ?? []) {
     if (!(CONTENDERS as readonly string[]).includes(name)) {
       throw new Error(`--only: unknown contender ${name}\n${USAGE}`);
     }
   }
-  const contenders = values['skip-appends'] ? [] : CONTENDERS.filter((c) => !only || only.includes(c));
-  const writers = (values.writers ?? '1,16,128').split(',').map((w) => positive('writers', w.trim(), 1));
-  const verifyEvents = values['skip-verify'] ? 0 : positive('verify-events', values['verify-events'], 1_000_000);
+  const contenders = values['skip-appends']
+    ? []
+    : CONTENDERS.filter((c) => !only || only.includes(c));
+  const writers = (values.writers ?? '1,16,128')
+    .split(',')
+    .map((w) => positive('writers', w.trim(), 1));
+  const verifyEvents = values['skip-verify']
+    ? 0
+    : positive('verify-events', values['verify-events'], 1_000_000);
   return {
     seconds: positive('seconds', values.seconds, 5, false),
     warmupSeconds: values.warmup === '0' ? 0 : positive('warmup', values.warmup, 2, false),
@@ -123,7 +145,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     dir: values.dir ?? tmpdir(),
     maxForeignCpu: positive('max-foreign-cpu', values['max-foreign-cpu'], 25, false),
     retries: values.retries === '0' ? 0 : positive('retries', values.retries, 2),
-    quietWaitSeconds: values['quiet-wait'] === '0' ? 0 : positive('quiet-wait', values['quiet-wait'], 60, false),
+    quietWaitSeconds:
+      values['quiet-wait'] === '0' ? 0 : positive('quiet-wait', values['quiet-wait'], 60, false),
     writeDocs: !values['no-docs'],
     argv: [...argv],
   };

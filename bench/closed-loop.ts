@@ -77,14 +77,19 @@ export async function closedLoop(
   const cpu = endCpu();
   stop = true;
   await Promise.all(running);
-  if (failure !== null) throw failure instanceof Error ? failure : new Error(String(failure));
+  if (failure !== null)
+    throw failure instanceof Error ? failure : new Error('an append failed', { cause: failure });
   const sorted = latencies.subarray(0, nLat).sort();
   const windowMs = t1 - t0;
   return {
     acked: a1 - a0,
     windowMs,
     perSecond: ((a1 - a0) * 1000) / windowMs,
-    latencyMs: { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: nLat > 0 ? sorted[nLat - 1]! : 0 },
+    latencyMs: {
+      p50: quantile(sorted, 0.5),
+      p99: quantile(sorted, 0.99),
+      max: nLat > 0 ? sorted[nLat - 1]! : 0,
+    },
     totalAcked: acked,
     cpu,
   };

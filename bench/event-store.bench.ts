@@ -1,22 +1,27 @@
 // Event store benchmark: durable appends per second of sscontrol (sqlite, postgres) against
 // Emmett and raw single-INSERT floors, and `audit verify` of a 1,000,000-event trail.
-//   npm run bench:event-store -- [--seconds 5] [--reps 3] [--only sqlite,postgres] [--writers 1,16,128]
+//   npm run bench:event-store -- [--seconds 5] [--reps 3] [--only sqlite,postgres]
+//                                 [--writers 1,16,128]
 //                                 [--verify-events 1000000] [--skip-verify] [--no-docs]
 // Every cell runs in a child process of its own, on a fresh file, schema or database, dropped
 // afterwards. See bench/README.md.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { openContender } from './append-contenders.js';
 import { auditEvent, checkAuditEvent, eventBytes } from './audit-event.js';
-import {
-  parseBenchOptions,
-  type BenchOptions,
-  type Contender,
-} from './bench-options.js';
+import { parseBenchOptions, type BenchOptions, type Contender } from './bench-options.js';
 import { closedLoop, type LoopResult } from './closed-loop.js';
 import { countDatabasesAsBench, waitForQuiet } from './cpu-usage.js';
 import { machineInfo, probeFsync } from './machine-info.js';
@@ -31,6 +36,7 @@ import {
   serverVersion,
 } from './postgres-admin.js';
 import {
+  formatMarkdown,
   renderMarkdown,
   writeDocSection,
   type AppendRun,
@@ -54,7 +60,12 @@ type ChildSpec =
 
 /** What a child reports on its last stdout line. */
 type ChildResult =
-  | { readonly kind: 'append'; readonly loop: LoopResult; readonly stored: number; readonly durability: string }
+  | {
+      readonly kind: 'append';
+      readonly loop: LoopResult;
+      readonly stored: number;
+      readonly durability: string;
+    }
   | { readonly kind: 'verify'; readonly result: VerifyCellResult };
 
 const CHILD_FLAG = '--child';
@@ -69,7 +80,10 @@ async function runChild(spec: ChildSpec): Promise<ChildResult> {
   if (spec.kind === 'verify') {
     return { kind: 'verify', result: await runVerifyCell(spec, log) };
   }
-  const target = await openContender(spec.contender, { postgresUrl: spec.postgresUrl, dir: spec.dir });
+  const target = await openContender(spec.contender, {
+    postgresUrl: spec.postgresUrl,
+    dir: spec.dir,
+  });
   let loop: LoopResult;
   try {
     loop = await closedLoop(
@@ -84,7 +98,9 @@ async function runChild(spec: ChildSpec): Promise<ChildResult> {
   }
   const stored = await target.finish();
   if (stored !== loop.totalAcked) {
-    throw new Error(`${spec.contender} acknowledged ${loop.totalAcked} appends but holds ${stored} events`);
+    throw new Error(
+      `${spec.contender} acknowledged ${loop.totalAcked} appends but holds ${stored} events`,
+    );
   }
   return { kind: 'append', loop, stored, durability: target.durability };
 }
@@ -107,14 +123,15 @@ function snapshotCode(): { readonly entry: string; remove(): void } {
     'dist/libs/event-store/src/sqlite/sqlite-writer.worker.js',
     'dist/libs/event-store/src/verify/verify-chain.worker.js',
   ]) {
-    if (!existsSync(path.resolve(base, file))) throw new Error(`${file} is missing from the build: rebuild and retry`);
+    if (!existsSync(path.resolve(base, file)))
+      throw new Error(`${file} is missing from the build: rebuild and retry`);
   }
   return { entry, remove: () => rmSync(base, { recursive: true, force: true }) };
 }
 
 let childEntry = fileURLToPath(import.meta.url);
 
-/** Runs one cell in a fresh Node process (own heap, own pools, no state left by other contenders). */
+/** Runs one cell in a fresh Node process: own heap, own pools, no state left by other cells. */
 function spawnCell(spec: ChildSpec, timeoutMs: number): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -125,25 +142,33 @@ function spawnCell(spec: ChildSpec, timeoutMs: number): Promise<ChildResult> {
     let result: ChildResult | null = null;
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.startsWith(RESULT_MARK)) result = JSON.parse(line.slice(RESULT_MARK.length)) as ChildResult;
+      if (line.startsWith(RESULT_MARK))
+        result = JSON.parse(line.slice(RESULT_MARK.length)) as ChildResult;
       else log(line);
     });
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (result !== null && code === 0) resolve(result);
-      else reject(new Error(`cell exited with ${signal ?? code}${signal === 'SIGKILL' ? ' (timed out)' : ''}`));
+      else
+        reject(
+          new Error(
+            `cell exited with ${signal ?? code}${signal === 'SIGKILL' ? ' (timed out)' : ''}`,
+          ),
+        );
     });
   });
 }
 
-/** The command as npm runs it, and the node command line it comes down to. */
-function commandLine(argv: readonly string[]): string {
-  const args = argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`)).join(' ');
-  return (
-    `npm run bench:event-store${args ? ` -- ${args}` : ''}\` ` +
-    `(= \`node --enable-source-maps dist/bench/event-store.bench.js${args ? ` ${args}` : ''}`
-  ) + '`)';
+/** The command line as npm runs it, and the node command it comes down to. */
+function commandLines(argv: readonly string[]): { npm: string; node: string } {
+  const args = argv
+    .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`))
+    .join(' ');
+  return {
+    npm: `npm run bench:event-store${args ? ` -- ${args}` : ''}`,
+    node: `node --enable-source-maps dist/bench/event-store.bench.js${args ? ` ${args}` : ''}`,
+  };
 }
 
 /**
@@ -158,10 +183,13 @@ async function settle(options: BenchOptions, usesPostgres: boolean): Promise<voi
 
 function describeRun(r: LoopResult, stored: number): string {
   const cpu = r.cpu
-    ? `; cpu % bench ${r.cpu.bench} postgres ${r.cpu.postgres} other ${r.cpu.other} iowait ${r.cpu.iowait} steal ${r.cpu.steal}`
+    ? `; cpu % bench ${r.cpu.bench} postgres ${r.cpu.postgres} (+${r.cpu.postgresExited} exited) ` +
+      `other ${r.cpu.other} ` +
+      `iowait ${r.cpu.iowait} steal ${r.cpu.steal}`
     : '';
   return (
-    `${int(r.perSecond)} ev/s (p50 ${r.latencyMs.p50.toFixed(2)} ms, p99 ${r.latencyMs.p99.toFixed(2)} ms; ` +
+    `${int(r.perSecond)} ev/s (p50 ${r.latencyMs.p50.toFixed(2)} ms, ` +
+    `p99 ${r.latencyMs.p99.toFixed(2)} ms; ` +
     `${int(stored)} events stored${cpu})`
   );
 }
@@ -197,7 +225,14 @@ async function runAppends(
               cellTimeout,
             );
             if (r.kind !== 'append') throw new Error('unexpected child result');
-            run = { contender, writers, rep, ...r.loop, stored: r.stored, durability: r.durability };
+            run = {
+              contender,
+              writers,
+              rep,
+              ...r.loop,
+              stored: r.stored,
+              durability: r.durability,
+            };
             log(`${label}: ${describeRun(r.loop, r.stored)}`);
           } catch (error) {
             const message = (error as Error).message;
@@ -285,17 +320,20 @@ async function main(): Promise<number> {
 
   const code = snapshotCode();
   childEntry = code.entry;
-  const { appends, discarded, verify } = await measure(options, usesPostgres, verifying).finally(async () => {
-    code.remove();
-    if (usesPostgres) {
-      await dropDatabase(options.postgresUrl, BENCH_DATABASE).catch(() => undefined);
-      await dropDatabase(options.postgresUrl, EMMETT_DATABASE).catch(() => undefined);
-    }
-  });
+  const { appends, discarded, verify } = await measure(options, usesPostgres, verifying).finally(
+    async () => {
+      code.remove();
+      if (usesPostgres) {
+        await dropDatabase(options.postgresUrl, BENCH_DATABASE).catch(() => undefined);
+        await dropDatabase(options.postgresUrl, EMMETT_DATABASE).catch(() => undefined);
+      }
+    },
+  );
 
   const { argv, ...settings } = options;
   const results: BenchResults = {
-    command: commandLine(argv),
+    command: commandLines(argv).npm,
+    nodeCommand: commandLines(argv).node,
     startedAt,
     finishedAt: new Date().toISOString(),
     options: settings,
@@ -305,7 +343,10 @@ async function main(): Promise<number> {
     discardedAppends: discarded,
     verify,
   };
-  const markdown = renderMarkdown(results);
+  const markdown = await formatMarkdown(
+    renderMarkdown(results),
+    path.join(ROOT, 'docs', 'benchmarks.md'),
+  );
   process.stdout.write(`${markdown}\n`);
   const resultsDir = path.join(ROOT, 'bench', 'results');
   mkdirSync(resultsDir, { recursive: true });
@@ -313,7 +354,7 @@ async function main(): Promise<number> {
   writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
   log(`raw results: ${path.relative(ROOT, jsonFile)}`);
   if (options.writeDocs) {
-    writeDocSection(path.join(ROOT, 'docs', 'benchmarks.md'), markdown);
+    await writeDocSection(path.join(ROOT, 'docs', 'benchmarks.md'), markdown);
     log('updated docs/benchmarks.md');
   }
   const failed = appends.some((r) => r.error !== undefined) || verify.some((v) => 'error' in v);

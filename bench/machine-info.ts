@@ -51,7 +51,11 @@ export function probeFsync(dir: string, samples = 1000): FsyncProbe {
 }
 
 /** Describes this machine; `postgres` is the server's `SELECT version()`. */
-export function machineInfo(postgres: string | null, postgresSettings: string | null, fsync: FsyncProbe): MachineInfo {
+export function machineInfo(
+  postgres: string | null,
+  postgresSettings: string | null,
+  fsync: FsyncProbe,
+): MachineInfo {
   const cpus = os.cpus();
   return {
     cpus: cpus.length,

@@ -60,7 +60,8 @@ export interface PostgresDurability {
 export async function readDurability(client: pg.ClientBase | pg.Pool): Promise<PostgresDurability> {
   const res = await client.query<{ name: string; setting: string }>(
     `SELECT name, setting FROM pg_settings
-     WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'full_page_writes', 'commit_delay')`,
+     WHERE name IN ('fsync', 'synchronous_commit', 'wal_sync_method', 'full_page_writes',
+                    'commit_delay')`,
   );
   const s = new Map(res.rows.map((r) => [r.name, r.setting]));
   return {
@@ -76,10 +77,14 @@ export async function readDurability(client: pg.ClientBase | pg.Pool): Promise<P
 export function assertDurable(d: PostgresDurability, what: string): string {
   if (d.fsync !== 'on' || !['on', 'remote_write', 'remote_apply'].includes(d.synchronousCommit)) {
     throw new Error(
-      `${what}: refusing to benchmark a non-durable session (fsync=${d.fsync} synchronous_commit=${d.synchronousCommit})`,
+      `${what}: refusing to benchmark a non-durable session ` +
+        `(fsync=${d.fsync} synchronous_commit=${d.synchronousCommit})`,
     );
   }
-  return `fsync=${d.fsync} synchronous_commit=${d.synchronousCommit} wal_sync_method=${d.walSyncMethod}`;
+  return (
+    `fsync=${d.fsync} synchronous_commit=${d.synchronousCommit} ` +
+    `wal_sync_method=${d.walSyncMethod}`
+  );
 }
 
 /** Durability settings of a new session on `url`, checked. */
@@ -109,8 +114,9 @@ export async function serverSettings(serverUrl: string): Promise<string> {
   const rows = await adminQuery<{ name: string; setting: string; unit: string | null }>(
     serverUrl,
     `SELECT name, setting, unit FROM pg_settings
-     WHERE name IN ('autovacuum', 'shared_buffers', 'max_wal_size', 'wal_sync_method', 'commit_delay',
-                    'synchronous_commit', 'fsync', 'full_page_writes', 'work_mem')
+     WHERE name IN ('autovacuum', 'shared_buffers', 'max_wal_size', 'wal_sync_method',
+                    'commit_delay', 'synchronous_commit', 'fsync', 'full_page_writes',
+                    'work_mem')
      ORDER BY name`,
   );
   return rows.map((r) => `${r.name}=${r.setting}${r.unit ? ` ${r.unit}` : ''}`).join(', ');

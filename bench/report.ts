@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { format, resolveConfig } from 'prettier';
 import type { BenchEvent } from './audit-event.js';
 import { CONTENDER_LABELS } from './append-contenders.js';
 import type { BenchOptions, Contender, VerifyBackend } from './bench-options.js';
@@ -19,16 +20,23 @@ export interface AppendRun extends Partial<LoopResult> {
 }
 
 /** The verify part of one backend, or why it failed. */
-export type VerifyOutcome = VerifyCellResult | { readonly backend: VerifyBackend; readonly error: string };
+export type VerifyOutcome =
+  VerifyCellResult | { readonly backend: VerifyBackend; readonly error: string };
 
 /** Everything one run measured (saved as JSON under bench/results/). */
 export interface BenchResults {
+  /** `npm run bench:event-store -- …` */
   readonly command: string;
+  /** The node command line it runs (after `scripts/build.mjs --if-needed`). */
+  readonly nodeCommand: string;
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly options: Omit<BenchOptions, 'argv'>;
   readonly machine: MachineInfo;
-  readonly event: { readonly bytes: { data: number; metadata: number; total: number }; readonly sample: BenchEvent };
+  readonly event: {
+    readonly bytes: { data: number; metadata: number; total: number };
+    readonly sample: BenchEvent;
+  };
   readonly appends: readonly AppendRun[];
   /** Runs redone because foreign processes used the CPUs (see BenchOptions.maxForeignCpu). */
   readonly discardedAppends: readonly AppendRun[];
@@ -59,7 +67,11 @@ const ratio = (n: number) => `${n >= 10 ? n.toFixed(1) : n.toFixed(2)}×`;
 const ms = (n: number) => (n >= 10 ? n.toFixed(0) : n >= 1 ? n.toFixed(1) : n.toFixed(2));
 
 /** Median rate of a cell, or null when it has no successful run. */
-export function cellMedian(results: BenchResults, contender: Contender, writers: number): number | null {
+export function cellMedian(
+  results: BenchResults,
+  contender: Contender,
+  writers: number,
+): number | null {
   const rates = results.appends
     .filter((r) => r.contender === contender && r.writers === writers && r.error === undefined)
     .map((r) => r.perSecond!);
@@ -74,14 +86,20 @@ function cellRuns(results: BenchResults, contender: Contender, writers: number):
 function verifyRows(v: VerifyCellResult): [string, readonly VerifyRun[]][] {
   if (v.statistics === null) return [[v.backend, v.runs]];
   const rows: [string, readonly VerifyRun[]][] = [
-    [`${v.backend}, as built (${v.statistics === 'none' ? 'no planner statistics yet' : 'analysed'})`, v.runs],
+    [
+      `${v.backend}, as built ` +
+        (v.statistics === 'none' ? '(no planner statistics yet)' : '(analysed)'),
+      v.runs,
+    ],
   ];
   if (v.analyzedRuns) rows.push([`${v.backend}, after ANALYZE`, v.analyzedRuns]);
   return rows;
 }
 
 /** How each committed target fared. */
-export function targets(results: BenchResults): { target: string; measured: string; met: string }[] {
+export function targets(
+  results: BenchResults,
+): { target: string; measured: string; met: string }[] {
   const out: { target: string; measured: string; met: string }[] = [];
   const sqlite = cellMedian(results, 'sqlite', 128);
   out.push({
@@ -101,7 +119,11 @@ export function targets(results: BenchResults): { target: string; measured: stri
   });
   for (const v of results.verify) {
     if ('error' in v) {
-      out.push({ target: `\`audit verify\` of 1,000,000 events ≤ 5 s (${v.backend})`, measured: `failed: ${v.error}`, met: '**no**' });
+      out.push({
+        target: `\`audit verify\` of 1,000,000 events ≤ 5 s (${v.backend})`,
+        measured: `failed: ${v.error}`,
+        met: '**no**',
+      });
       continue;
     }
     for (const [label, runs] of verifyRows(v)) {
@@ -110,7 +132,10 @@ export function targets(results: BenchResults): { target: string; measured: stri
       const at = v.appendedEvents >= 1_000_000;
       out.push({
         target: `\`audit verify\` of 1,000,000 events ≤ 5 s (${label})`,
-        measured: `${wall.toFixed(2)} s for ${int(v.headPosition)} events${ok ? '' : ' (report NOT ok)'}${at ? '' : ' (smaller store than the target)'}`,
+        measured:
+          `${wall.toFixed(2)} s for ${int(v.headPosition)} events` +
+          (ok ? '' : ' (report NOT ok)') +
+          (at ? '' : ' (smaller store than the target)'),
         met: !at ? '–' : wall <= 5 && ok ? '**yes**' : '**no**',
       });
     }
@@ -121,6 +146,7 @@ export function targets(results: BenchResults): { target: string; measured: stri
 /** The markdown report: setup, append table, ratios, verify, targets, per-run details. */
 export function renderMarkdown(results: BenchResults): string {
   const { options, machine } = results;
+  const bytes = results.event.bytes;
   const writers = options.writers;
   const contenders = options.contenders;
   const lines: string[] = [];
@@ -132,36 +158,41 @@ export function renderMarkdown(results: BenchResults): string {
   const plural = (n: number) => `${n} writer${n === 1 ? '' : 's'}`;
 
   lines.push('## Event store: durable appends and `audit verify`', '');
-  lines.push(`- Command: \`${results.command}\``);
+  lines.push(`- Command: \`${results.command}\` (runs \`${results.nodeCommand}\`)`);
   lines.push(`- Date: ${results.startedAt} – ${results.finishedAt}`);
   lines.push(
-    `- Machine: ${machine.cpus} vCPU ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, ${machine.kernel}; ` +
-      `Node ${machine.node}; ${machine.postgres ?? 'PostgreSQL not used'}`,
+    `- Machine: ${machine.cpus} vCPU ${machine.cpuModel}, ${machine.memoryGiB} GiB RAM, ` +
+      `${machine.kernel}; Node ${machine.node}; ${machine.postgres ?? 'PostgreSQL not used'}`,
+  );
+  lines.push(`- PostgreSQL settings: ${machine.postgresSettings ?? '–'}`);
+  lines.push(
+    `- Disk: 4 KiB write + fdatasync p50 ${ms(machine.fsync.p50Ms)} ms, ` +
+      `p99 ${ms(machine.fsync.p99Ms)} ms, max ${ms(machine.fsync.maxMs)} ms ` +
+      `(${machine.fsync.samples} samples before the run); PostgreSQL shares the disk and the CPUs`,
   );
   lines.push(
-    `- PostgreSQL settings: ${machine.postgresSettings ?? '–'}`,
-  );
-  lines.push(
-    `- Disk: 4 KiB write + fdatasync p50 ${ms(machine.fsync.p50Ms)} ms, p99 ${ms(machine.fsync.p99Ms)} ms, ` +
-      `max ${ms(machine.fsync.maxMs)} ms (${machine.fsync.samples} samples before the run); PostgreSQL shares the disk and the CPUs`,
-  );
-  lines.push(
-    `- Appends: closed-loop writers, one \`connection.opened\` event per append, each to a new stream; ` +
-      `${results.event.bytes.total} bytes of canonical JSON (payload ${results.event.bytes.data} + metadata ${results.event.bytes.metadata}); ` +
-      `${options.warmupSeconds} s warm-up then ${options.seconds} s measured per cell; ${options.reps} repetitions, ` +
-      `each on a fresh file, schema or database; median shown`,
+    `- Appends: closed-loop writers, one \`connection.opened\` event per append, each to a new ` +
+      `stream; ${bytes.total} bytes of canonical JSON (payload ${bytes.data} + metadata ` +
+      `${bytes.metadata}); ${options.warmupSeconds} s warm-up then ${options.seconds} s measured ` +
+      `per cell; ${options.reps} repetitions, each on a fresh file, schema or database; ` +
+      'median shown',
   );
   const kept = results.appends.filter((r) => r.cpu);
-  const verifyRuns = results.verify.flatMap((v) => ('error' in v ? [] : [...v.runs, ...(v.analyzedRuns ?? [])]));
-  const verifyRedone = results.verify.reduce((n, v) => n + ('error' in v ? 0 : v.discardedRuns.length), 0);
+  const verifyRuns = results.verify.flatMap((v) =>
+    'error' in v ? [] : [...v.runs, ...(v.analyzedRuns ?? [])],
+  );
+  const verifyRedone = results.verify.reduce(
+    (n, v) => n + ('error' in v ? 0 : v.discardedRuns.length),
+    0,
+  );
   const stillDisturbed =
     kept.filter((r) => r.cpu!.other > options.maxForeignCpu).length +
     verifyRuns.filter((r) => (r.cpu?.other ?? 0) > options.maxForeignCpu).length;
   lines.push(
-    `- Foreign load: a run during which other processes (not the benchmark, not PostgreSQL serving it) ` +
-      `used more than ${options.maxForeignCpu}% of a CPU is redone (at most ${options.retries} times): ` +
-      `${results.discardedAppends.length + verifyRedone} runs redone; ${stillDisturbed} kept runs still above the limit ` +
-      `(see the "foreign CPU" columns)`,
+    `- Foreign load: a run during which other processes (not the benchmark, not PostgreSQL ` +
+      `serving it) used more than ${options.maxForeignCpu}% of a CPU is redone (at most ` +
+      `${options.retries} times): ${results.discardedAppends.length + verifyRedone} runs redone; ` +
+      `${stillDisturbed} kept runs still above the limit (see the "foreign CPU" columns)`,
   );
   lines.push('');
 
@@ -205,7 +236,17 @@ export function renderMarkdown(results: BenchResults): string {
   if (results.verify.length > 0) {
     lines.push('### `audit verify` (median wall time)', '');
     head(
-      ['backend', 'events', 'checkpoints', 'wall s', 'events/s', 'runs (s)', 'foreign CPU %', 'ok', 'store built in'],
+      [
+        'backend',
+        'events',
+        'checkpoints',
+        'wall s',
+        'events/s',
+        'runs (s)',
+        'foreign CPU %',
+        'ok',
+        'store built in',
+      ],
       ['---', '---:', '---:', '---:', '---:', '---', '---', '---', '---:'],
     );
     for (const v of results.verify) {
@@ -224,7 +265,9 @@ export function renderMarkdown(results: BenchResults): string {
           int((checked * 1000) / wall),
           runs.map((r) => (r.wallMs / 1000).toFixed(2)).join(' / '),
           runs.map((r) => (r.cpu ? String(Math.round(r.cpu.other)) : '–')).join(' / '),
-          runs.every((r) => r.ok) ? 'yes' : `**no**: ${runs.find((r) => !r.ok)?.failure?.detail ?? '?'}`,
+          runs.every((r) => r.ok)
+            ? 'yes'
+            : `**no**: ${runs.find((r) => !r.ok)?.failure?.detail ?? '?'}`,
           `${(v.buildMs / 1000).toFixed(0)} s (${int((v.headPosition * 1000) / v.buildMs)} ev/s)`,
         ]);
       }
@@ -240,7 +283,15 @@ export function renderMarkdown(results: BenchResults): string {
   if (contenders.length > 0) {
     lines.push('<details><summary>Every run (events/s; latency of the median run)</summary>', '');
     head(
-      ['contender', 'writers', 'runs (events/s)', 'p50 ms', 'p99 ms', 'foreign CPU % per run', 'durability checked'],
+      [
+        'contender',
+        'writers',
+        'runs (events/s)',
+        'p50 ms',
+        'p99 ms',
+        'foreign CPU % per run',
+        'durability checked',
+      ],
       ['---', '---:', '---', '---:', '---:', '---', '---'],
     );
     for (const c of contenders) {
@@ -250,7 +301,9 @@ export function renderMarkdown(results: BenchResults): string {
         const med = cellMedian(results, c, w);
         const mid = okRuns.reduce<AppendRun | undefined>(
           (best, r) =>
-            best === undefined || Math.abs(r.perSecond! - med!) < Math.abs(best.perSecond! - med!) ? r : best,
+            best === undefined || Math.abs(r.perSecond! - med!) < Math.abs(best.perSecond! - med!)
+              ? r
+              : best,
           undefined,
         );
         row([
@@ -269,8 +322,14 @@ export function renderMarkdown(results: BenchResults): string {
   return lines.join('\n');
 }
 
+/** Formats markdown as the repository's prettier settings would (padded tables). */
+export async function formatMarkdown(markdown: string, file: string): Promise<string> {
+  const config = (await resolveConfig(file)) ?? {};
+  return format(markdown, { ...config, parser: 'markdown' });
+}
+
 /** Replaces the generated section of `file` (creating the file, or the markers, when missing). */
-export function writeDocSection(file: string, markdown: string): void {
+export async function writeDocSection(file: string, markdown: string): Promise<void> {
   const section = `${DOC_BEGIN}\n${markdown.trimEnd()}\n${DOC_END}`;
   mkdirSync(path.dirname(file), { recursive: true });
   const current = existsSync(file) ? readFileSync(file, 'utf8') : DOC_INTRO;
@@ -280,5 +339,5 @@ export function writeDocSection(file: string, markdown: string): void {
     begin >= 0 && end > begin
       ? `${current.slice(0, begin)}${section}${current.slice(end + DOC_END.length)}`
       : `${current.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, next);
+  writeFileSync(file, await formatMarkdown(next, file));
 }

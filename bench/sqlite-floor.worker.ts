@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 /** One row to insert: [request id, stream id, event id, type, metadata JSON, data JSON]. */
 export type FloorRow = [number, string, string, string, string, string];
 
-/** What the worker answers: ready (with the durability it checked), an acknowledgement, or a failure. */
+/** The worker's answers: ready (with the durability read back), an acknowledgement, a failure. */
 export type FloorReply =
   | { readonly op: 'ready'; readonly journalMode: string; readonly synchronous: number }
   | { readonly op: 'ack'; readonly id: number }
@@ -28,7 +28,9 @@ db.exec(
      data TEXT NOT NULL
    ) STRICT`,
 );
-const insert = db.prepare('INSERT INTO events (stream_id, event_id, type, metadata, data) VALUES (?, ?, ?, ?, ?)');
+const insert = db.prepare(
+  'INSERT INTO events (stream_id, event_id, type, metadata, data) VALUES (?, ?, ?, ?, ?)',
+);
 port.postMessage({ op: 'ready', journalMode, synchronous } satisfies FloorReply);
 
 port.on('message', (msg: FloorRow | 'close') => {
@@ -41,6 +43,10 @@ port.on('message', (msg: FloorRow | 'close') => {
     insert.run(msg[1], msg[2], msg[3], msg[4], msg[5]);
     port.postMessage({ op: 'ack', id: msg[0] } satisfies FloorReply);
   } catch (error) {
-    port.postMessage({ op: 'failed', id: msg[0], message: (error as Error).message } satisfies FloorReply);
+    port.postMessage({
+      op: 'failed',
+      id: msg[0],
+      message: (error as Error).message,
+    } satisfies FloorReply);
   }
 });

@@ -19,7 +19,13 @@ import {
 import { auditEvent } from './audit-event.js';
 import { withDatabase, type VerifyBackend } from './bench-options.js';
 import { startCpuAccounting, waitForQuiet, type CpuShare } from './cpu-usage.js';
-import { adminQuery, BENCH_DATABASE, checkpoint, checkDurable, dropSchema } from './postgres-admin.js';
+import {
+  adminQuery,
+  BENCH_DATABASE,
+  checkpoint,
+  checkDurable,
+  dropSchema,
+} from './postgres-admin.js';
 
 /** Events per append while the store is built. */
 const BLOCK = 1000;
@@ -74,7 +80,11 @@ interface BuiltStore {
   cleanup(): Promise<void>;
 }
 
-async function createStore(backend: VerifyBackend, postgresUrl: string, dir: string): Promise<BuiltStore> {
+async function createStore(
+  backend: VerifyBackend,
+  postgresUrl: string,
+  dir: string,
+): Promise<BuiltStore> {
   if (backend === 'sqlite') {
     const file = path.join(dir, 'events.db');
     return {
@@ -113,9 +123,14 @@ async function build(
   anchorDir: string,
   log: (line: string) => void,
 ): Promise<string> {
-  const recorder = new AuditRecorder({ store, source: { service: 'cli', instance: 'bench', version: '0.1.0' } });
+  const recorder = new AuditRecorder({
+    store,
+    source: { service: 'cli', instance: 'bench', version: '0.1.0' },
+  });
   const keys = new CheckpointKeys(keysDir, store.info.storeId);
-  const sealer = new CheckpointSealer(store, recorder, keys, anchorDir, { everyEvents: SEAL_EVERY });
+  const sealer = new CheckpointSealer(store, recorder, keys, anchorDir, {
+    everyEvents: SEAL_EVERY,
+  });
   let seq = 0;
   let block = 0;
   let lastLog = performance.now();
@@ -127,7 +142,7 @@ async function build(
     }
     await store.append(`bench-load-${block++}`, batch);
   };
-  for (let done = 0; done < events; ) {
+  for (let done = 0; done < events;) {
     const chunk = Math.min(SEAL_EVERY, events - done);
     const sizes: number[] = [];
     for (let left = chunk; left > 0; left -= BLOCK) sizes.push(Math.min(BLOCK, left));
@@ -136,7 +151,8 @@ async function build(
     }
     done += chunk;
     const sealed = await sealer.sealNow();
-    if (sealed === null && sealer.chainBreak) throw new Error(`sealer found a break: ${sealer.chainBreak.detail}`);
+    if (sealed === null && sealer.chainBreak)
+      throw new Error(`sealer found a break: ${sealer.chainBreak.detail}`);
     if (performance.now() - lastLog > 10_000) {
       lastLog = performance.now();
       log(`  built ${done.toLocaleString('en-US')} / ${events.toLocaleString('en-US')} events`);
@@ -165,7 +181,10 @@ export interface VerifyCellOptions {
  * PostgreSQL this is done twice: on the store as built (planner statistics only if autovacuum
  * analysed the table meanwhile), then after `ANALYZE`. The store is dropped at the end.
  */
-export async function runVerifyCell(o: VerifyCellOptions, log: (line: string) => void): Promise<VerifyCellResult> {
+export async function runVerifyCell(
+  o: VerifyCellOptions,
+  log: (line: string) => void,
+): Promise<VerifyCellResult> {
   const dir = mkdtempSync(path.join(o.dir, 'sscontrol-bench-verify-'));
   const keysDir = path.join(dir, 'keys');
   const anchorDir = path.join(dir, 'anchors');
@@ -182,7 +201,9 @@ export async function runVerifyCell(o: VerifyCellOptions, log: (line: string) =>
       await store.close();
     }
     const buildMs = performance.now() - started;
-    log(`  built ${headPosition.toLocaleString('en-US')} events in ${(buildMs / 1000).toFixed(1)} s`);
+    log(
+      `  built ${headPosition.toLocaleString('en-US')} events in ${(buildMs / 1000).toFixed(1)} s`,
+    );
 
     const discarded: VerifyRun[] = [];
     const timeRuns = async (label: string): Promise<VerifyRun[]> => {
@@ -193,23 +214,32 @@ export async function runVerifyCell(o: VerifyCellOptions, log: (line: string) =>
           await waitForQuiet(o.maxForeignCpu / 2, o.quietWaitSeconds * 1000, log);
           const run = await verifyOnce(built, anchorDir, trustedKey);
           log(
-            `  verify${label} ${rep + 1}/${o.reps}: ${(run.wallMs / 1000).toFixed(2)} s, ok=${run.ok}, ` +
-              `${run.checkedEvents.toLocaleString('en-US')} events, ${run.checkpoints} checkpoints` +
-              (run.cpu ? `; cpu % bench ${run.cpu.bench} postgres ${run.cpu.postgres} other ${run.cpu.other}` : ''),
+            `  verify${label} ${rep + 1}/${o.reps}: ${(run.wallMs / 1000).toFixed(2)} s, ` +
+              `ok=${run.ok}, ${run.checkedEvents.toLocaleString('en-US')} events, ` +
+              `${run.checkpoints} checkpoints` +
+              (run.cpu
+                ? `; cpu % bench ${run.cpu.bench} postgres ${run.cpu.postgres} ` +
+                  `(+${run.cpu.postgresExited} exited) ` +
+                  `other ${run.cpu.other}`
+                : ''),
           );
           if ((run.cpu?.other ?? 0) <= o.maxForeignCpu || attempt >= o.retries) {
             runs.push(run);
             break;
           }
           discarded.push(run);
-          log(`  disturbed (${run.cpu?.other}% of a CPU used by other processes): running it again`);
+          log(
+            `  disturbed (${run.cpu?.other}% of a CPU used by other processes): running it again`,
+          );
         }
       }
       return runs;
     };
 
     const statistics = (await built.statistics?.()) ?? null;
-    const runs = await timeRuns(statistics === null ? '' : ` (${statistics})`);
+    const runs = await timeRuns(
+      statistics === null ? '' : statistics === 'none' ? ' (no planner statistics)' : ' (analysed)',
+    );
     let analyzedRuns: VerifyRun[] | undefined;
     if (built.analyze && statistics !== 'analysed') {
       await built.analyze();
@@ -232,12 +262,21 @@ export async function runVerifyCell(o: VerifyCellOptions, log: (line: string) =>
 }
 
 /** Opens the store afresh and times one `verifyAuditTrail` on it. */
-async function verifyOnce(built: BuiltStore, anchorDir: string, trustedKey: string): Promise<VerifyRun> {
+async function verifyOnce(
+  built: BuiltStore,
+  anchorDir: string,
+  trustedKey: string,
+): Promise<VerifyRun> {
   const store = await built.open();
   try {
     const endCpu = startCpuAccounting();
     const t0 = performance.now();
-    const report = await verifyAuditTrail({ store, settings: built.settings, anchorDir, trustedKeys: [trustedKey] });
+    const report = await verifyAuditTrail({
+      store,
+      settings: built.settings,
+      anchorDir,
+      trustedKeys: [trustedKey],
+    });
     const wallMs = performance.now() - t0;
     return {
       wallMs,
