@@ -9,6 +9,8 @@ export interface LogPage {
   readonly scannedTo: number;
   /** The log's last position when the page was read. */
   readonly head: number;
+  /** The last position the read can ever return (its `to`, the head, or a time bound): a reader is done once `scannedTo` reaches it. */
+  readonly end: number;
 }
 
 /** What a backend gives the generic subscription loop. */

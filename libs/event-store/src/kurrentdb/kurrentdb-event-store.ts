@@ -403,7 +403,8 @@ class KurrentDbEventStore implements EventStore {
       after,
     );
     // Positions are not gapless here: the end of the scan is where the log's head was.
-    return { events, scannedTo, head: page.end ? scannedTo : Number.MAX_SAFE_INTEGER };
+    const end = page.end ? scannedTo : Number.MAX_SAFE_INTEGER;
+    return { events, scannedTo, head: end, end };
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {

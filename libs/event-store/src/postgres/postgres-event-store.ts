@@ -406,7 +406,7 @@ class PostgresEventStore implements EventStore {
     const events = rows.filter((r) => r[1] !== null).map((r) => toEvent(r.slice(1) as Row));
     const windowEnd = Math.min(to, head, after + window);
     const scannedTo = events.length < limit ? windowEnd : events[events.length - 1]!.position;
-    return { events, scannedTo: Math.max(scannedTo, after), head };
+    return { events, scannedTo: Math.max(scannedTo, after), head, end: Math.min(to, head) };
   }
 
   async *readAll(options: ReadAllOptions = {}): AsyncIterable<RecordedEvent> {
@@ -419,7 +419,13 @@ class PostgresEventStore implements EventStore {
       const page = await this.logPage(after, to, options, limit);
       for (const e of page.events) yield e;
       remaining -= page.events.length;
-      if (remaining <= 0 || page.scannedTo >= Math.min(to, page.head)) return;
+      // Done at the end of the range, or (defensively) when a page made no progress.
+      if (
+        remaining <= 0 ||
+        page.scannedTo >= page.end ||
+        (page.scannedTo <= after && page.events.length === 0)
+      )
+        return;
       after = page.scannedTo;
     }
   }

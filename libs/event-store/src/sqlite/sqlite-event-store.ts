@@ -188,7 +188,13 @@ class SqliteEventStore implements EventStore {
       const page = this.reader.logPage(after, to, options, limit);
       for (const e of page.events) yield e;
       remaining -= page.events.length;
-      if (remaining <= 0 || page.scannedTo >= Math.min(to, page.head)) return;
+      // Done at the end of the range, or (defensively) when a page made no progress.
+      if (
+        remaining <= 0 ||
+        page.scannedTo >= page.end ||
+        (page.scannedTo <= after && page.events.length === 0)
+      )
+        return;
       after = page.scannedTo;
     }
   }

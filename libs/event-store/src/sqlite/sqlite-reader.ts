@@ -138,7 +138,7 @@ export class SqliteReader {
     to: number,
     filter: LogFilter,
     limit: number,
-  ): { events: RecordedEvent[]; scannedTo: number; head: number } {
+  ): { events: RecordedEvent[]; scannedTo: number; head: number; end: number } {
     const read = this.db.transaction(() => {
       const head = this.headPosition();
       let upper = Math.min(to, head);
@@ -162,7 +162,7 @@ export class SqliteReader {
       const rows = stmt.all(lower, upper, ...params, limit) as Row[];
       const events = rows.map(toEvent);
       const scannedTo = rows.length < limit ? upper : rows[rows.length - 1]![0];
-      return { events, scannedTo: Math.max(scannedTo, after), head };
+      return { events, scannedTo: Math.max(scannedTo, after), head, end: Math.max(upper, after) };
     });
     return read.deferred();
   }
