@@ -15,6 +15,7 @@ import {
   verifyBytes,
 } from './checkpoint-signature.js';
 import type { CheckpointPublicKey } from './checkpoint-keys.js';
+import type { AuditPayload } from './catalogue/catalogue.js';
 
 /** Every way `audit verify` can find a trail wanting. */
 export enum TamperClass {
@@ -359,4 +360,18 @@ function refine(
     }
   }
   return failure(cls, position, detail, { streamId: broken.streamId });
+}
+
+/** The `audit.verified` payload that records a verification run. */
+export function verificationRecord(report: VerifyReport): AuditPayload<'audit.verified'> {
+  return {
+    fromPosition: report.from,
+    toPosition: report.to,
+    checked: report.checkedEvents,
+    checkpoints: report.checkpoints,
+    ok: report.ok,
+    ...(report.failure
+      ? { failureClass: report.failure.class, failurePosition: report.failure.position }
+      : {}),
+  };
 }

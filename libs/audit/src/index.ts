@@ -34,7 +34,7 @@ export {
 } from './checkpoint-signature.js';
 export { ANCHOR_INTERVAL, CheckpointSealer } from './checkpoint-sealer.js';
 export type { CheckpointSealerOptions } from './checkpoint-sealer.js';
-export { TamperClass, verifyAuditTrail } from './audit-verifier.js';
+export { TamperClass, verificationRecord, verifyAuditTrail } from './audit-verifier.js';
 export type { VerifyAuditTrailOptions, VerifyFailure, VerifyReport } from './audit-verifier.js';
 export { AuditModule } from './audit.module.js';
 export type { AuditModuleOptions } from './audit.module.js';

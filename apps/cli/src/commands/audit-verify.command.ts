@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import { CommandRunner, Option, SubCommand } from 'nest-commander';
 import { z } from 'zod';
-import { verifyAuditTrail, type VerifyReport } from '@sscontrol/audit';
+import { verificationRecord, verifyAuditTrail, type VerifyReport } from '@sscontrol/audit';
 import { eventStoreConnection } from '@sscontrol/config';
 import { CliContext } from '../cli-context.service.js';
 import { ExitCode, UsageError } from '@sscontrol/audit';
@@ -104,20 +104,9 @@ export class AuditVerifyCommand extends CommandRunner {
     bar.done();
     if (o.record !== false) {
       const recorder = await this.context.recorder();
-      await recorder.record(
-        'audit.verified',
-        {
-          fromPosition: report.from,
-          toPosition: report.to,
-          checked: report.checkedEvents,
-          checkpoints: report.checkpoints,
-          ok: report.ok,
-          ...(report.failure
-            ? { failureClass: report.failure.class, failurePosition: report.failure.position }
-            : {}),
-        },
-        { actor: this.context.actor() },
-      );
+      await recorder.record('audit.verified', verificationRecord(report), {
+        actor: this.context.actor(),
+      });
     }
     process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
     if (!report.ok) process.exitCode = ExitCode.IntegrityFailure;

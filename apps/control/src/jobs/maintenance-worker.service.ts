@@ -6,7 +6,7 @@ import {
 } from '@nestjs/common';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { AuditRecorder, verifyAuditTrail } from '@sscontrol/audit';
+import { AuditRecorder, verificationRecord, verifyAuditTrail } from '@sscontrol/audit';
 import { CONFIG, eventStoreConnection, redactUrl, type Config } from '@sscontrol/config';
 import { EVENT_STORE, type EventStore } from '@sscontrol/event-store';
 import {
@@ -163,20 +163,9 @@ export class MaintenanceWorker implements OnApplicationBootstrap, OnApplicationS
       settings: eventStoreConnection(this.config),
       anchorDir: this.config.audit.anchorDir,
     });
-    await this.recorder.record(
-      'audit.verified',
-      {
-        fromPosition: report.from,
-        toPosition: report.to,
-        checked: report.checkedEvents,
-        checkpoints: report.checkpoints,
-        ok: report.ok,
-        ...(report.failure
-          ? { failureClass: report.failure.class, failurePosition: report.failure.position }
-          : {}),
-      },
-      { actor: { type: 'system', id: 'job:audit-verify' } },
-    );
+    await this.recorder.record('audit.verified', verificationRecord(report), {
+      actor: { type: 'system', id: 'job:audit-verify' },
+    });
     if (!report.ok) {
       this.metrics.chainIntact.set(0);
       throw new UnrecoverableError(

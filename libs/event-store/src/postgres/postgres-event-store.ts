@@ -29,6 +29,12 @@ import {
   type PreparedAppend,
 } from '../internal/prepare.js';
 import { runSubscription, type LogPage } from '../internal/subscription-runner.js';
+import {
+  EVENT_COLUMNS,
+  rowToChainRecord,
+  rowToEvent,
+  type EventRow,
+} from '../internal/event-rows.js';
 import { PG_TYPES } from './pg-types.js';
 import { windowedPages } from './postgres-pages.js';
 import { checkPostgresSchema } from './postgres-migrations.js';
@@ -52,58 +58,8 @@ export interface PostgresEventStoreOptions {
   readonly statementTimeoutMs?: number;
 }
 
-const COLUMNS =
-  'position, stream_id, revision, event_id, type, schema_version, recorded_at, metadata, data, data_digest, prev_hash, hash';
-
 /** Positions a filtered page reads at most (see logPage). */
 const PAGE_WINDOW = 10_000;
-
-type Row = [
-  number,
-  string,
-  number,
-  string,
-  string,
-  number,
-  number,
-  string,
-  string,
-  string,
-  string,
-  string,
-];
-
-function toEvent(r: Row): RecordedEvent {
-  return {
-    position: r[0],
-    streamId: r[1],
-    revision: r[2],
-    id: r[3],
-    type: r[4],
-    schemaVersion: r[5],
-    recordedAt: new Date(r[6]),
-    metadata: JSON.parse(r[7]) as Record<string, unknown>,
-    data: JSON.parse(r[8]) as unknown,
-    hash: r[11],
-  };
-}
-
-function toChainRecord(r: Row): ChainRecord {
-  return {
-    position: r[0],
-    streamId: r[1],
-    revision: r[2],
-    eventId: r[3],
-    type: r[4],
-    schemaVersion: r[5],
-    recordedAtMs: r[6],
-    metadataJson: r[7],
-    dataJson: r[8],
-    dataDigest: r[9],
-    prevHash: r[10],
-    hash: r[11],
-  };
-}
 
 function redactUrl(connectionString: string): string {
   try {
@@ -351,10 +307,10 @@ class PostgresEventStore implements EventStore {
     while (remaining > 0) {
       const limit = Math.min(1000, remaining);
       const rows = (await this.rows(
-        `SELECT ${COLUMNS} FROM ${this.q}.events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
+        `SELECT ${EVENT_COLUMNS} FROM ${this.q}.events WHERE stream_id = $1 AND revision >= $2 ORDER BY revision LIMIT $3`,
         [streamId, from, limit],
-      )) as Row[];
-      for (const r of rows) yield toEvent(r);
+      )) as EventRow[];
+      for (const r of rows) yield rowToEvent(r);
       if (rows.length < limit) return;
       remaining -= rows.length;
       from = rows[rows.length - 1]![2] + 1;
@@ -397,13 +353,13 @@ class PostgresEventStore implements EventStore {
     const rows = await this.rows(
       `WITH h AS (SELECT position FROM ${this.q}.head WHERE id = 1)
        SELECT h.position, e.* FROM h LEFT JOIN LATERAL (
-         SELECT ${COLUMNS} FROM ${this.q}.events
+         SELECT ${EVENT_COLUMNS} FROM ${this.q}.events
          WHERE position > $1 AND position <= least($2::bigint, h.position, $1::bigint + $${params.length}::bigint)${where}
          ORDER BY position LIMIT $3) e ON true`,
       params,
     );
     const head = rows[0]![0] as number;
-    const events = rows.filter((r) => r[1] !== null).map((r) => toEvent(r.slice(1) as Row));
+    const events = rows.filter((r) => r[1] !== null).map((r) => rowToEvent(r.slice(1) as EventRow));
     const windowEnd = Math.min(to, head, after + window);
     const scannedTo = events.length < limit ? windowEnd : events[events.length - 1]!.position;
     return { events, scannedTo: Math.max(scannedTo, after), head, end: Math.min(to, head) };
@@ -470,13 +426,13 @@ class PostgresEventStore implements EventStore {
   async *readChain(options: ReadChainOptions = {}): AsyncIterable<ChainRecord[]> {
     const to = Math.min(options.to ?? Number.MAX_SAFE_INTEGER, (await this.head()).position);
     for await (const rows of windowedPages(
-      (sql, params) => this.rows(sql, params) as Promise<Row[]>,
+      (sql, params) => this.rows(sql, params) as Promise<EventRow[]>,
       this.q,
       options.after ?? 0,
       to,
       options.batchSize ?? 5000,
     )) {
-      yield rows.map(toChainRecord);
+      yield rows.map(rowToChainRecord);
     }
   }
 

@@ -1,8 +1,7 @@
+import { EVENT_COLUMNS } from '../internal/event-rows.js';
+
 /** Runs a query with positional parameters and returns rows as arrays. */
 export type ArrayQuery<R> = (sql: string, params: unknown[]) => Promise<R[]>;
-
-const COLUMNS =
-  'position, stream_id, revision, event_id, type, schema_version, recorded_at, metadata, data, data_digest, prev_hash, hash';
 
 /**
  * The events with position in (after, to], in order, page by page. Each page is a window of
@@ -22,7 +21,7 @@ export async function* windowedPages<R extends unknown[]>(
   while (from < to) {
     const end = Math.min(from + size, to);
     const rows = await query(
-      `SELECT ${COLUMNS} FROM ${schema}.events WHERE position > $1 AND position <= $2 ORDER BY position`,
+      `SELECT ${EVENT_COLUMNS} FROM ${schema}.events WHERE position > $1 AND position <= $2 ORDER BY position`,
       [from, end],
     );
     if (rows.length > 0) {

@@ -1,57 +1,12 @@
 import Database from 'better-sqlite3';
 import type { ChainRecord } from '../chain.js';
 import type { LogFilter, RecordedEvent } from '../event-store.js';
-
-/** A row of the events table in column order (raw mode). */
-type Row = [
-  number,
-  string,
-  number,
-  string,
-  string,
-  number,
-  number,
-  string,
-  string,
-  string,
-  string,
-  string,
-];
-
-const COLUMNS =
-  'position, stream_id, revision, event_id, type, schema_version, recorded_at, metadata, data, data_digest, prev_hash, hash';
-
-function toEvent(r: Row): RecordedEvent {
-  return {
-    position: r[0],
-    streamId: r[1],
-    revision: r[2],
-    id: r[3],
-    type: r[4],
-    schemaVersion: r[5],
-    recordedAt: new Date(r[6]),
-    metadata: JSON.parse(r[7]) as Record<string, unknown>,
-    data: JSON.parse(r[8]) as unknown,
-    hash: r[11],
-  };
-}
-
-function toChainRecord(r: Row): ChainRecord {
-  return {
-    position: r[0],
-    streamId: r[1],
-    revision: r[2],
-    eventId: r[3],
-    type: r[4],
-    schemaVersion: r[5],
-    recordedAtMs: r[6],
-    metadataJson: r[7],
-    dataJson: r[8],
-    dataDigest: r[9],
-    prevHash: r[10],
-    hash: r[11],
-  };
-}
+import {
+  EVENT_COLUMNS,
+  rowToChainRecord,
+  rowToEvent,
+  type EventRow,
+} from '../internal/event-rows.js';
 
 /**
  * Read side of a SQLite store. Reads are short synchronous statements on a connection of their
@@ -78,12 +33,12 @@ export class SqliteReader {
         .pluck(),
       stream: this.db
         .prepare(
-          `SELECT ${COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
+          `SELECT ${EVENT_COLUMNS} FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?`,
         )
         .raw(true),
       chain: this.db
         .prepare(
-          `SELECT ${COLUMNS} FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`,
+          `SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? AND position <= ? ORDER BY position LIMIT ?`,
         )
         .raw(true),
       hashAt: this.db.prepare('SELECT hash FROM events WHERE position = ?').pluck(),
@@ -114,11 +69,11 @@ export class SqliteReader {
   }
 
   streamPage(streamId: string, fromRevision: number, limit: number): RecordedEvent[] {
-    return (this.stmt.stream.all(streamId, fromRevision, limit) as Row[]).map(toEvent);
+    return (this.stmt.stream.all(streamId, fromRevision, limit) as EventRow[]).map(rowToEvent);
   }
 
   chainPage(after: number, to: number, limit: number): ChainRecord[] {
-    return (this.stmt.chain.all(after, to, limit) as Row[]).map(toChainRecord);
+    return (this.stmt.chain.all(after, to, limit) as EventRow[]).map(rowToChainRecord);
   }
 
   hashAt(position: number): string | undefined {
@@ -154,13 +109,13 @@ export class SqliteReader {
       if (!stmt) {
         stmt = this.db
           .prepare(
-            `SELECT ${COLUMNS} FROM events WHERE position > ? AND position <= ?${sql} ORDER BY position LIMIT ?`,
+            `SELECT ${EVENT_COLUMNS} FROM events WHERE position > ? AND position <= ?${sql} ORDER BY position LIMIT ?`,
           )
           .raw(true);
         this.filtered.set(key, stmt);
       }
-      const rows = stmt.all(lower, upper, ...params, limit) as Row[];
-      const events = rows.map(toEvent);
+      const rows = stmt.all(lower, upper, ...params, limit) as EventRow[];
+      const events = rows.map(rowToEvent);
       const scannedTo = rows.length < limit ? upper : rows[rows.length - 1]![0];
       return { events, scannedTo: Math.max(scannedTo, after), head, end: Math.max(upper, after) };
     });

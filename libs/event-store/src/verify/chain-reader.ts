@@ -4,44 +4,13 @@ import type { EventStoreSettings } from '../open-event-store.js';
 import { PG_TYPES } from '../postgres/pg-types.js';
 import { windowedPages } from '../postgres/postgres-pages.js';
 import { SqliteReader } from '../sqlite/sqlite-reader.js';
+import { rowToChainRecord, type EventRow } from '../internal/event-rows.js';
 
 /** Read-only access to the chained log, opened from settings (also inside worker threads). */
 export interface ChainReader {
   /** Pages of records with position in (after, to], in order. */
   pages(after: number, to: number, batchSize: number): AsyncIterable<ChainRecord[]>;
   close(): Promise<void>;
-}
-
-type Row = [
-  number,
-  string,
-  number,
-  string,
-  string,
-  number,
-  number,
-  string,
-  string,
-  string,
-  string,
-  string,
-];
-
-function toRecord(r: Row): ChainRecord {
-  return {
-    position: r[0],
-    streamId: r[1],
-    revision: r[2],
-    eventId: r[3],
-    type: r[4],
-    schemaVersion: r[5],
-    recordedAtMs: r[6],
-    metadataJson: r[7],
-    dataJson: r[8],
-    dataDigest: r[9],
-    prevHash: r[10],
-    hash: r[11],
-  };
 }
 
 /** Opens a chain reader for sqlite or postgres (null for backends read through the store itself). */
@@ -72,9 +41,9 @@ export async function openChainReader(settings: EventStoreSettings): Promise<Cha
       return {
         async *pages(after, to, batchSize) {
           const query = async (text: string, values: unknown[]) =>
-            (await client.query({ text, values, rowMode: 'array' })).rows as Row[];
+            (await client.query({ text, values, rowMode: 'array' })).rows as EventRow[];
           for await (const rows of windowedPages(query, q, after, to, batchSize))
-            yield rows.map(toRecord);
+            yield rows.map(rowToChainRecord);
         },
         close: () => client.end(),
       };
