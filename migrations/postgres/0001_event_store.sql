@@ -54,23 +54,32 @@ CREATE TABLE ${schema}.subscriptions (
 -- (a test keeps the two equal), so the lock is held for one statement and the commit only.
 -- Requests are given column-wise: request i appends p_counts[i] events to p_streams[i], expecting
 -- p_expected[i] (-1 any, -2 no stream, -3 stream exists, >= 0 that revision); the events of all
--- requests follow each other in p_ids, p_types, ... Returns 3 numbers per request: first position,
+-- requests follow each other in p_ids, p_types, ... Text columns arrive as one string joined by
+-- U+001E (record separator), which none of them can contain (stream ids and types refuse control
+-- characters, canonical JSON escapes them, ids and digests are hex): splitting one string is
+-- much cheaper, on both sides, than quoting and parsing a text[] literal of JSON documents. Returns 3 numbers per request: first position,
 -- first revision, last revision; or -1, NULL, current revision (-1: no stream) when the
 -- expectation failed. Returns NULL, recording nothing, when an event id is already recorded: the
 -- caller then commits the requests one by one to tell a retried append from a duplicate.
 -- The common batch (one event per request, each to another stream) takes a shorter path.
 CREATE FUNCTION ${schema}.append_batch(
-  p_streams text[], p_expected bigint[], p_counts integer[],
-  p_ids uuid[], p_types text[], p_versions integer[], p_meta text[], p_data text[], p_digests text[]
+  j_streams text, p_expected bigint[], p_counts integer[],
+  j_ids text, j_types text, p_versions integer[], j_meta text, j_data text, j_digests text
 ) RETURNS bigint[]
 LANGUAGE plpgsql AS $fn$
 DECLARE
+  p_streams text[] := string_to_array(j_streams, E'\x1e');
+  p_ids uuid[] := string_to_array(j_ids, E'\x1e')::uuid[];
+  p_types text[] := string_to_array(j_types, E'\x1e');
+  p_meta text[] := string_to_array(j_meta, E'\x1e');
+  p_data text[] := string_to_array(j_data, E'\x1e');
+  p_digests text[] := string_to_array(j_digests, E'\x1e');
   v_head ${schema}.head%ROWTYPE;
   v_pos bigint;
   v_prev text;
   v_now bigint;
-  v_nreq integer := cardinality(p_streams);
-  v_n integer := cardinality(p_ids);
+  v_nreq integer;
+  v_n integer;
   v_cur bigint[];
   v_out bigint[];
   v_ok boolean[];
@@ -89,6 +98,8 @@ DECLARE
   v_hash text;
   v_simple boolean;
 BEGIN
+  v_nreq := cardinality(p_streams);
+  v_n := cardinality(p_ids);
   SELECT * INTO v_head FROM ${schema}.head WHERE id = 1 FOR UPDATE;
   v_pos := v_head.position;
   v_prev := v_head.hash;

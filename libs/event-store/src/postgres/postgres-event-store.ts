@@ -58,6 +58,9 @@ export interface PostgresEventStoreOptions {
   readonly statementTimeoutMs?: number;
 }
 
+/** Joins the text columns of a batch; no stream id, type, id, JSON or digest can contain it. */
+const RS = '\u001e';
+
 /** Positions a filtered page reads at most (see logPage). */
 const PAGE_WINDOW = 10_000;
 
@@ -165,15 +168,15 @@ class PostgresEventStore implements EventStore {
       const res = await this.pool.query<{ r: (string | null)[] | null }>(
         `SELECT ${this.q}.append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9) AS r`,
         [
-          batch.map((r) => r.streamId),
+          batch.map((r) => r.streamId).join(RS),
           batch.map((r) => r.expected),
           batch.map((r) => r.events.length),
-          events.map((e) => e.id),
-          events.map((e) => e.type),
+          events.map((e) => e.id).join(RS),
+          events.map((e) => e.type).join(RS),
           events.map((e) => e.schemaVersion),
-          events.map((e) => e.metadataJson),
-          events.map((e) => e.dataJson),
-          events.map((e) => e.dataDigest),
+          events.map((e) => e.metadataJson).join(RS),
+          events.map((e) => e.dataJson).join(RS),
+          events.map((e) => e.dataDigest).join(RS),
         ],
       );
       this.notifier.emit('appended');
