@@ -37,6 +37,11 @@ export async function openChainReader(settings: EventStoreSettings): Promise<Cha
         types: PG_TYPES,
       });
       await client.connect();
+      // This connection only walks the primary key in order: say so, rather than let a table
+      // without statistics yet (autovacuum off, a fresh restore) be read by bitmap scans and sorts.
+      await client.query(
+        'SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off',
+      );
       const q = `"${settings.postgres.schema}"`;
       return {
         async *pages(after, to, batchSize) {
