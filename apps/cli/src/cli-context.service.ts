@@ -2,7 +2,8 @@ import { hostname, userInfo } from 'node:os';
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { AuditRecorder, CheckpointKeys, CheckpointSealer, type Actor } from '@sscontrol/audit';
 import { Secret, eventStoreConnection, loadConfig, type Config } from '@sscontrol/config';
-import { openEventStore, type EventStore } from '@sscontrol/event-store';
+import { openEventStore, uuidv7, type EventStore } from '@sscontrol/event-store';
+import { KeysRuntime } from '@sscontrol/keys';
 import { startTelemetry, type Telemetry } from '@sscontrol/telemetry';
 
 /**
@@ -14,6 +15,11 @@ export class CliContext implements OnApplicationShutdown {
   private cachedConfig: Config | null = null;
   private cachedTelemetry: Telemetry | null = null;
   private cachedStore: Promise<EventStore> | null = null;
+
+  /** Forgets the loaded configuration (after `init` wrote the env file). */
+  reload(): void {
+    this.cachedConfig = null;
+  }
 
   /** The validated configuration (throws ConfigError listing every bad variable). */
   config(): Config {
@@ -71,7 +77,62 @@ export class CliContext implements OnApplicationShutdown {
     );
   }
 
+  private cachedKeys: Promise<KeysRuntime> | null = null;
+
+  /** The key ring with its manager (rotation appliers included), not following live changes. */
+  keys(): Promise<KeysRuntime> {
+    this.cachedKeys ??= (async () => {
+      const sealer = await this.sealer();
+      return KeysRuntime.open({
+        config: this.config(),
+        recorder: await this.recorder(),
+        checkpointKeys: {
+          active: () => sealer.activeKey(),
+          rotate: async () => {
+            await sealer.sealNow();
+            const key = await sealer.rotateKey();
+            return { keyId: key.keyId, fingerprint: key.fingerprint };
+          },
+        },
+        watch: false,
+        warn: (message) => process.stderr.write(`sscontrol: ${message}\n`),
+      });
+    })();
+    return this.cachedKeys;
+  }
+
+  /** Records the CLI operator's action (the keys library records the key events themselves). */
+  async recordAction(
+    action: string,
+    outcome: 'succeeded' | 'failed',
+    details: {
+      target?: string;
+      parameters?: Record<string, string | number | boolean | null>;
+      error?: string;
+    } = {},
+  ): Promise<void> {
+    const actor = this.actor();
+    await (
+      await this.recorder()
+    ).record(
+      'operator.actionPerformed',
+      {
+        operatorId: actor.id,
+        role: 'local',
+        action,
+        outcome,
+        requestId: this.requestId,
+        ...details,
+      },
+      { actor, correlationId: this.requestId },
+    );
+  }
+
+  /** Correlates every event of one CLI invocation. */
+  readonly requestId = uuidv7();
+
   async onApplicationShutdown(): Promise<void> {
+    if (this.cachedKeys) await (await this.cachedKeys.catch(() => null))?.close();
     if (this.cachedStore) await (await this.cachedStore.catch(() => null))?.close();
     await this.cachedTelemetry?.shutdown();
   }

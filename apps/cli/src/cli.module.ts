@@ -6,6 +6,21 @@ import { AuditVerifyCommand } from './commands/audit-verify.command.js';
 import { AuditCommand } from './commands/audit.command.js';
 import { ConfigCheckCommand, ConfigCommand, ConfigDocCommand } from './commands/config.command.js';
 import { MigrateCommand } from './commands/migrate.command.js';
+import {
+  ApiKeysCommand,
+  ApiKeysCreateCommand,
+  ApiKeysListCommand,
+  ApiKeysRevokeCommand,
+} from './commands/api-keys.command.js';
+import { InitCommand } from './commands/init.command.js';
+import {
+  KeysCommand,
+  KeysListCommand,
+  KeysMintTokenCommand,
+  KeysRevokeCommand,
+  KeysRevokeTokenCommand,
+  KeysRotateCommand,
+} from './commands/keys.command.js';
 
 /** The operator CLI: thin commands over the libraries' services. */
 @Module({
@@ -19,6 +34,17 @@ import { MigrateCommand } from './commands/migrate.command.js';
     ConfigCommand,
     ConfigCheckCommand,
     ConfigDocCommand,
+    InitCommand,
+    KeysCommand,
+    KeysListCommand,
+    KeysRotateCommand,
+    KeysRevokeCommand,
+    KeysRevokeTokenCommand,
+    KeysMintTokenCommand,
+    ApiKeysCommand,
+    ApiKeysCreateCommand,
+    ApiKeysListCommand,
+    ApiKeysRevokeCommand,
   ],
 })
 export class CliModule {}

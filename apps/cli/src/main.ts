@@ -4,12 +4,13 @@ import { CommandFactory } from 'nest-commander';
 import { isConfigError } from '@sscontrol/config';
 import { sscontrolVersion } from '@sscontrol/telemetry';
 import { CliModule } from './cli.module.js';
-import { ExitCode, exitCodeFor } from '@sscontrol/audit';
+import { ExitCode } from '@sscontrol/audit';
+import { cliExitCode } from './exit-code.js';
 
 function fail(error: unknown): never {
   if (isConfigError(error)) for (const line of error.lines()) process.stderr.write(`${line}\n`);
   else process.stderr.write(`sscontrol: ${(error as Error).message ?? String(error)}\n`);
-  process.exit(exitCodeFor(error));
+  process.exit(cliExitCode(error));
 }
 
 try {

@@ -7,6 +7,9 @@ import {
   httpTelemetry,
   type Telemetry,
 } from '@sscontrol/telemetry';
+import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { httpBoundary } from './api/http-boundary.js';
+import { openApiDocument } from './api/openapi.js';
 import { ControlModule } from './control.module.js';
 
 /** Builds and starts the control process; returns the running app (tests close it). */
@@ -14,9 +17,18 @@ export async function bootstrapControl(config: Config, telemetry: Telemetry) {
   const app = await NestFactory.create(ControlModule.forRoot(config, telemetry), {
     logger: new PinoNestLogger(telemetry.logger),
     abortOnError: false,
+    bodyParser: false,
   });
+  const express = app.getHttpAdapter().getInstance() as Express;
+  express.disable('x-powered-by');
+  express.set('trust proxy', config.control.trustProxy);
   app.use(httpTelemetry(telemetry, 'control'));
-  (app.getHttpAdapter().getInstance() as Express).disable('x-powered-by');
+  app.use(httpBoundary({ maxBodyBytes: config.control.maxBodyBytes }));
+  const document = openApiDocument(telemetry.version);
+  SwaggerModule.setup('docs', app, document as unknown as OpenAPIObject, {
+    jsonDocumentUrl: 'docs/openapi.json',
+    yamlDocumentUrl: 'docs/openapi.yaml',
+  });
   closeOnSignals(app, telemetry);
   await app.listen(config.control.port, config.control.host);
   telemetry.logger.info(

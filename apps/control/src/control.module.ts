@@ -3,6 +3,8 @@ import { AuditModule } from '@sscontrol/audit';
 import { ConfigModule, eventStoreConnection, type Config } from '@sscontrol/config';
 import { EventStoreModule } from '@sscontrol/event-store';
 import { HealthModule, TelemetryModule, type Telemetry } from '@sscontrol/telemetry';
+import { KeysModule } from '@sscontrol/keys';
+import { ControlApiModule } from './api/control-api.module.js';
 import { MaintenanceWorker } from './jobs/maintenance-worker.service.js';
 
 /** Root module of the control process: operator API and maintenance worker. */
@@ -24,6 +26,8 @@ export class ControlModule {
         }),
         EventStoreModule.forRoot(eventStoreConnection(config)),
         AuditModule.forRoot(),
+        KeysModule.forRoot({ lifecycle: true }),
+        ControlApiModule,
       ],
       providers: [MaintenanceWorker],
     };

@@ -121,6 +121,12 @@ export class CheckpointSealer {
   }
 
   /** Rotates the signing key: the new key is endorsed by the old one and published. */
+  /** The key that signs checkpoints now (public parts). */
+  activeKey(): { keyId: string; fingerprint: string } {
+    const key = this.keys.active().public;
+    return { keyId: key.keyId, fingerprint: key.fingerprint };
+  }
+
   async rotateKey(): Promise<CheckpointPublicKey> {
     const next = this.keys.rotate();
     await this.publishKey(next);

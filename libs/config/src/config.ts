@@ -30,7 +30,37 @@ export interface Config {
   readonly dataDir: string;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
   readonly signaling: { readonly host: string; readonly port: number };
-  readonly control: { readonly host: string; readonly port: number };
+  readonly control: {
+    readonly host: string;
+    readonly port: number;
+    readonly maxBodyBytes: number;
+    readonly authFailuresPerMinute: number;
+    /** Express `trust proxy` value, or false. */
+    readonly trustProxy: string | false;
+  };
+  readonly keys: {
+    /** From SSCONTROL_MASTER_KEY; undefined when unset. */
+    readonly masterKey: Secret | undefined;
+    readonly masterKeyFile: string | undefined;
+    /** Where a development master key is generated when none is configured (null in production). */
+    readonly generatedMasterKeyFile: string | null;
+    readonly store:
+      | { readonly backend: 'file'; readonly file: string }
+      | { readonly backend: 'redis' }
+      | { readonly backend: 'postgres'; readonly url: Secret; readonly schema: string };
+    readonly rotationGraceMs: number;
+    readonly clientTokenTtlMs: number;
+    readonly clientTokenMaxTtlMs: number;
+    readonly clockSkewMs: number;
+  };
+  readonly turn: {
+    readonly realm: string;
+    readonly uris: readonly string[];
+    readonly credentialTtlMs: number;
+    readonly secretSync: 'redis' | 'none';
+    /** Redis of coturn's user database (defaults to REDIS_URL). */
+    readonly redisUrl: Secret;
+  };
   readonly redis: { readonly url: Secret };
   readonly eventStore: EventStoreSettings & {
     readonly batch: {
@@ -115,6 +145,24 @@ export function loadConfig(options: LoadConfigOptions): Config {
         expected: `expected ${SETTINGS.EVENT_STORE_POSTGRES_URL.expected}, it is not set`,
       });
     }
+    if (v.KEY_STORE === 'postgres' && !v.KEY_STORE_POSTGRES_URL && !v.EVENT_STORE_POSTGRES_URL) {
+      issues.push({
+        variable: 'KEY_STORE_POSTGRES_URL',
+        expected: `expected ${SETTINGS.KEY_STORE_POSTGRES_URL.expected} (or EVENT_STORE_POSTGRES_URL) when KEY_STORE=postgres, it is not set`,
+      });
+    }
+    if (v.NODE_ENV === 'production' && !v.SSCONTROL_MASTER_KEY && !v.SSCONTROL_MASTER_KEY_FILE) {
+      issues.push({
+        variable: 'SSCONTROL_MASTER_KEY',
+        expected: `expected ${SETTINGS.SSCONTROL_MASTER_KEY.expected} (or SSCONTROL_MASTER_KEY_FILE) in production, it is not set`,
+      });
+    }
+    if (v.CLIENT_TOKEN_TTL > v.CLIENT_TOKEN_MAX_TTL) {
+      issues.push({
+        variable: 'CLIENT_TOKEN_TTL',
+        expected: 'expected a duration no longer than CLIENT_TOKEN_MAX_TTL',
+      });
+    }
     if (v.EVENT_STORE === 'kurrentdb' && !v.KURRENTDB_URL) {
       issues.push({
         variable: 'KURRENTDB_URL',
@@ -170,7 +218,42 @@ export function loadConfig(options: LoadConfigOptions): Config {
     dataDir,
     logLevel: v.LOG_LEVEL,
     signaling: { host: v.SIGNALING_HOST, port: v.SIGNALING_PORT },
-    control: { host: v.CONTROL_HOST, port: v.CONTROL_PORT },
+    control: {
+      host: v.CONTROL_HOST,
+      port: v.CONTROL_PORT,
+      maxBodyBytes: v.CONTROL_MAX_BODY_BYTES,
+      authFailuresPerMinute: v.CONTROL_AUTH_FAILURES_PER_MINUTE,
+      trustProxy: v.CONTROL_TRUST_PROXY ?? false,
+    },
+    keys: {
+      masterKey: v.SSCONTROL_MASTER_KEY,
+      masterKeyFile:
+        v.SSCONTROL_MASTER_KEY_FILE === undefined
+          ? undefined
+          : path.resolve(cwd, v.SSCONTROL_MASTER_KEY_FILE),
+      generatedMasterKeyFile: v.NODE_ENV === 'production' ? null : path.join(dataDir, 'master.key'),
+      store:
+        v.KEY_STORE === 'file'
+          ? { backend: 'file', file: inData(v.KEY_STORE_FILE, 'keyring.json') }
+          : v.KEY_STORE === 'redis'
+            ? { backend: 'redis' }
+            : {
+                backend: 'postgres',
+                url: (v.KEY_STORE_POSTGRES_URL ?? v.EVENT_STORE_POSTGRES_URL) as Secret,
+                schema: v.EVENT_STORE_POSTGRES_SCHEMA,
+              },
+      rotationGraceMs: v.KEY_ROTATION_GRACE,
+      clientTokenTtlMs: v.CLIENT_TOKEN_TTL,
+      clientTokenMaxTtlMs: v.CLIENT_TOKEN_MAX_TTL,
+      clockSkewMs: v.CLIENT_TOKEN_CLOCK_SKEW,
+    },
+    turn: {
+      realm: v.TURN_REALM,
+      uris: v.TURN_URIS,
+      credentialTtlMs: v.TURN_CREDENTIAL_TTL,
+      secretSync: v.TURN_SECRET_SYNC,
+      redisUrl: (v.TURN_REDIS_URL ?? v.REDIS_URL) as Secret,
+    },
     redis: { url: v.REDIS_URL as Secret },
     eventStore,
     audit: {

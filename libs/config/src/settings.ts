@@ -124,6 +124,44 @@ function secret() {
     .transform((v) => (v === undefined ? undefined : new Secret(v)));
 }
 
+/** Parses `90`, `90s`, `10m`, `2h`, `1d` (a bare number is seconds) into milliseconds. */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d{1,9})(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) return null;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 's']!;
+  return Number(m[1]) * unit;
+}
+
+function duration(defaultValue: string, minMs: number, maxMs: number) {
+  return z
+    .string()
+    .optional()
+    .transform(blankToUndefined)
+    .transform((v) => v ?? defaultValue)
+    .pipe(
+      z
+        .string()
+        .transform((v) => parseDuration(v))
+        .pipe(z.number().int().min(minMs).max(maxMs)),
+    );
+}
+
+function list(pattern: RegExp) {
+  return z
+    .string()
+    .optional()
+    .transform(blankToUndefined)
+    .transform((v) =>
+      v === undefined
+        ? []
+        : v
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(pattern)));
+}
+
 const host = (d: string) => str(d).pipe(z.string().regex(/^[A-Za-z0-9.:[\]-]+$/));
 
 /** Every setting sscontrol reads, by environment variable name. */
@@ -299,6 +337,146 @@ export const SETTINGS = {
     description:
       'Directory of the Ed25519 checkpoint signing keys (mode 0600). Defaults to `<SSCONTROL_DATA_DIR>/keys`.',
     usedBy: ['all'],
+  }),
+  SSCONTROL_MASTER_KEY: def({
+    schema: secret().pipe(
+      z
+        .custom<Secret | undefined>(
+          (v) =>
+            v === undefined ||
+            /^([0-9a-fA-F]{64}|[A-Za-z0-9+/_-]{43}=?)$/.test((v as Secret).reveal()),
+        )
+        .optional(),
+    ),
+    expected:
+      '32 random bytes as base64 (44 characters) or hex (64 characters): `openssl rand -base64 32`',
+    description:
+      'Master key that seals every secret in the key store (AES-256-GCM). Required in production. Elsewhere, when unset, one is generated once into `<SSCONTROL_DATA_DIR>/master.key` (mode 0600) with a warning.',
+    secret: true,
+    usedBy: ['all'],
+  }),
+  SSCONTROL_MASTER_KEY_FILE: def({
+    schema: str(),
+    expected: 'a file path',
+    description:
+      'Reads the master key from this file instead (Docker/systemd credentials). Ignored when `SSCONTROL_MASTER_KEY` is set.',
+    usedBy: ['all'],
+  }),
+  KEY_STORE: def({
+    schema: oneOf(['file', 'redis', 'postgres'] as const, 'file'),
+    expected: 'one of file, redis, postgres',
+    description:
+      'Where the key ring lives: a file under the data dir (one host), or Redis / PostgreSQL shared by every instance. Rotations reach every instance within a second through the store itself.',
+    defaultShown: 'file',
+    usedBy: ['all'],
+  }),
+  KEY_STORE_FILE: def({
+    schema: str(),
+    expected: 'a file path',
+    description:
+      'Key ring file when `KEY_STORE=file`. Defaults to `<SSCONTROL_DATA_DIR>/keyring.json`.',
+    usedBy: ['all'],
+  }),
+  KEY_STORE_POSTGRES_URL: def({
+    schema: secretUrl(['postgres:', 'postgresql:']),
+    expected: 'a postgres:// URL',
+    description:
+      'PostgreSQL of the key ring when `KEY_STORE=postgres`. Defaults to `EVENT_STORE_POSTGRES_URL` (same schema, `keyring` table, created by `sscontrol migrate`).',
+    secret: true,
+    usedBy: ['all'],
+  }),
+  KEY_ROTATION_GRACE: def({
+    schema: duration('10m', 0, 30 * 86_400_000),
+    expected: 'a duration such as 90s, 10m, 2h, 1d (at most 30d)',
+    description:
+      'How long a replaced client-token key or operator API key keeps verifying after a rotation without `--grace`/`--immediate`.',
+    defaultShown: '10m',
+    usedBy: ['all'],
+  }),
+  CLIENT_TOKEN_TTL: def({
+    schema: duration('15m', 1000, 86_400_000),
+    expected: 'a duration from 1s to 1d',
+    description: 'Lifetime of a client token minted without an explicit one.',
+    defaultShown: '15m',
+    usedBy: ['control', 'signaling'],
+  }),
+  CLIENT_TOKEN_MAX_TTL: def({
+    schema: duration('1d', 1000, 7 * 86_400_000),
+    expected: 'a duration from 1s to 7d',
+    description: 'Longest lifetime a client token may be minted with.',
+    defaultShown: '1d',
+    usedBy: ['control', 'signaling', 'cli'],
+  }),
+  CLIENT_TOKEN_CLOCK_SKEW: def({
+    schema: duration('5s', 0, 300_000),
+    expected: 'a duration from 0 to 5m',
+    description: "Clock difference tolerated on a client token's expiry and issue time.",
+    defaultShown: '5s',
+    usedBy: ['signaling'],
+  }),
+  TURN_REALM: def({
+    schema: str('sscontrol').pipe(z.string().regex(/^[A-Za-z0-9.-]{1,253}$/)),
+    expected: 'a realm name (letters, digits, dots, dashes)',
+    description: 'coturn realm; its secret set in Redis is `turn/realm/<realm>/secret`.',
+    defaultShown: 'sscontrol',
+    usedBy: ['all'],
+  }),
+  TURN_URIS: def({
+    schema: list(/^(turns?|stuns?):[^\s,]+$/),
+    expected: 'comma-separated turn:, turns:, stun: URIs',
+    description:
+      'ICE server URIs handed out with TURN credentials, e.g. `turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349`.',
+    usedBy: ['control', 'signaling'],
+  }),
+  TURN_CREDENTIAL_TTL: def({
+    schema: duration('1h', 60_000, 86_400_000),
+    expected: 'a duration from 1m to 1d',
+    description:
+      "Lifetime of TURN credentials; a replaced TURN secret stays in coturn's set for this long so that credentials already handed out keep working.",
+    defaultShown: '1h',
+    usedBy: ['all'],
+  }),
+  TURN_SECRET_SYNC: def({
+    schema: oneOf(['redis', 'none'] as const, 'redis'),
+    expected: 'redis or none',
+    description:
+      "`redis`: keep coturn's secret set (`redis-userdb`) equal to the ring's TURN secrets. `none`: coturn is configured by other means.",
+    defaultShown: 'redis',
+    usedBy: ['all'],
+  }),
+  TURN_REDIS_URL: def({
+    schema: secretUrl(['redis:', 'rediss:']),
+    expected: 'a redis:// URL (the path selects the database coturn reads)',
+    description: 'Redis that coturn uses as its user database. Defaults to `REDIS_URL`.',
+    secret: true,
+    usedBy: ['all'],
+  }),
+  CONTROL_MAX_BODY_BYTES: def({
+    schema: int(1024, 1_048_576, 16_384),
+    expected: 'an integer from 1024 to 1048576',
+    description: 'Largest request body the control API accepts (larger: 413 `body_too_large`).',
+    defaultShown: '16384',
+    usedBy: ['control'],
+  }),
+  CONTROL_AUTH_FAILURES_PER_MINUTE: def({
+    schema: int(1, 10_000, 10),
+    expected: 'an integer from 1 to 10000',
+    description:
+      'Failed authentications from one address within a minute before the control API answers that address 429 `throttled` for a minute.',
+    defaultShown: '10',
+    usedBy: ['control'],
+  }),
+  CONTROL_TRUST_PROXY: def({
+    schema: str().pipe(
+      z
+        .string()
+        .regex(/^[0-9a-fA-F.:/, ]+$|^loopback$/)
+        .optional(),
+    ),
+    expected: 'loopback, or comma-separated proxy addresses/CIDRs',
+    description:
+      'Proxies whose `X-Forwarded-For` the control API believes (for audit and throttling). Unset: the socket address is the client.',
+    usedBy: ['control'],
   }),
   OTEL_EXPORTER_OTLP_ENDPOINT: def({
     schema: url(['http:', 'https:']),

@@ -9,6 +9,12 @@ import {
   type DynamicModule,
 } from '@nestjs/common';
 import type { Response } from 'express';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  TerminusModule,
+} from '@nestjs/terminus';
 
 /** What one dependency reports. `down` makes the process unhealthy (503); `degraded` does not. */
 export interface HealthCheckResult {
@@ -90,14 +96,42 @@ class HealthController {
   }
 }
 
-/** Serves `/health` and lets any module register a check with {@link HealthChecks}. */
+/**
+ * `/ready` (terminus): 200 only when every registered dependency is `up` — a load balancer or
+ * orchestrator sends traffic only then; `degraded` (e.g. Redis missing, single-instance mode) is
+ * alive for `/health` but not ready.
+ */
+@Controller()
+class ReadyController {
+  constructor(
+    @Inject(HealthChecks) private readonly checks: HealthChecks,
+    @Inject(HealthCheckService) private readonly health: HealthCheckService,
+    @Inject(HealthIndicatorService) private readonly indicators: HealthIndicatorService,
+  ) {}
+
+  @Get('ready')
+  @HealthCheck()
+  async ready() {
+    const result = await this.checks.run();
+    return this.health.check(
+      Object.entries(result.checks).map(([name, check]) => () => {
+        const indicator = this.indicators.check(name);
+        const { status, ...data } = check;
+        return status === 'up' ? indicator.up(data) : indicator.down({ ...data, state: status });
+      }),
+    );
+  }
+}
+
+/** Serves `/health` and `/ready`, and lets any module register a check with {@link HealthChecks}. */
 @Module({})
 export class HealthModule {
   static forRoot(identity: HealthIdentity): DynamicModule {
     return {
       module: HealthModule,
       global: true,
-      controllers: [HealthController],
+      imports: [TerminusModule.forRoot({ logger: false })],
+      controllers: [HealthController, ReadyController],
       providers: [HealthChecks, { provide: IDENTITY, useValue: identity }],
       exports: [HealthChecks],
     };

@@ -32,6 +32,7 @@ export class AuditCheckpointKeyCommand extends CommandRunner {
             'operator.actionPerformed',
             {
               operatorId: this.context.actor().id,
+              role: 'local',
               action: 'audit.rotateCheckpointKey',
               target: key.keyId,
               outcome: 'succeeded',

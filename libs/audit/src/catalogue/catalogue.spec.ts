@@ -31,6 +31,36 @@ describe('audit event catalogue', () => {
 });
 
 describe('upcasters', () => {
+  it('key.revoked v1 → v2: the per-process disconnected count is dropped', () => {
+    const v1 = { keyId: 'k1', kind: 'client-token', fingerprint: 'ab'.repeat(16), disconnected: 3 };
+    const { version, data } = upcast('key.revoked', 1, v1);
+    expect(version).toBe(2);
+    expect(data).toEqual({ keyId: 'k1', kind: 'client-token', fingerprint: 'ab'.repeat(16) });
+    expect(definitionOf('key.revoked')!.schema.safeParse(data).success).toBe(true);
+  });
+
+  it('operator events v1 → v2: the role was not recorded', () => {
+    const action = {
+      operatorId: 'op_1',
+      action: 'keys.rotate',
+      outcome: 'succeeded',
+      requestId: 'r1',
+    };
+    const a = upcast('operator.actionPerformed', 1, action);
+    expect(a).toEqual({ version: 2, data: { ...action, role: 'unknown' } });
+    expect(definitionOf('operator.actionPerformed')!.schema.safeParse(a.data).success).toBe(true);
+    const denied = {
+      operatorId: 'op_1',
+      action: 'keys.rotate',
+      reason: 'forbidden',
+      ip: '10.0.0.1',
+      requestId: 'r2',
+    };
+    const d = upcast('operator.accessDenied', 1, denied);
+    expect(d).toEqual({ version: 2, data: { ...denied, role: null } });
+    expect(definitionOf('operator.accessDenied')!.schema.safeParse(d.data).success).toBe(true);
+  });
+
   it('session.opened v1 → v2: sessions of v1 admitted token holders only', () => {
     const v1 = { sessionId: 's1', hostSubject: 'dev-1', hostPeerId: 'p1', maxPeers: 4 };
     const { version, data } = upcast('session.opened', 1, v1);

@@ -83,18 +83,26 @@ export const KeyRetired = defineEvent({
   subjects: (d) => ({ keyId: d.keyId }),
 });
 
+/**
+ * A key was cut off before its time. v2 drops v1's `disconnected` count: each gateway records
+ * the connections it closes as `connection.closed` (reason `key_revoked`), which is where the
+ * count can be true.
+ */
 export const KeyRevoked = defineEvent({
   type: 'key.revoked',
-  version: 1,
+  version: 2,
   schema: z.strictObject({
     keyId: id,
     kind: keyKind,
     fingerprint,
     reason: reason.optional(),
-    /** Connections cut off because they authenticated with the key. */
-    disconnected: z.int().min(0),
   }),
-  upcasters: {},
+  upcasters: {
+    1: (v1) => {
+      const { disconnected: _dropped, ...rest } = v1 as { disconnected?: number };
+      return rest;
+    },
+  },
   stream,
   subjects: (d) => ({ keyId: d.keyId }),
 });

@@ -1,0 +1,530 @@
+import type { AuditContext, AuditRecorder } from '@sscontrol/audit';
+import { formatApiKey, newApiKeySecret } from './api-keys.js';
+import { KeysError, KeysErrorCode } from './keys.errors.js';
+import {
+  KEY_KINDS,
+  keyInfo,
+  statusAt,
+  type KeyInfo,
+  type KeyKind,
+  type KeyRecord,
+  type OperatorRole,
+  type RingDocument,
+} from './key-record.js';
+import { fingerprintOf, newKeyId, newMaterial } from './key-material.js';
+import { aadOf, type Keyring } from './keyring.js';
+
+/**
+ * A system outside the ring that must accept exactly the secrets of one kind that are active or
+ * retiring: coturn's secret set in Redis, the Redis ACL user's passwords.
+ */
+export interface SecretApplier {
+  readonly kind: 'turn-secret' | 'redis-password';
+  /** Makes the dependent system accept exactly `secrets` (adding before removing). */
+  apply(secrets: readonly string[]): Promise<void>;
+}
+
+/** The audit checkpoint key, rotated by the audit library (Ed25519, endorsed chain). */
+export interface CheckpointKeyRotator {
+  active(): { keyId: string; fingerprint: string };
+  rotate(): Promise<{ keyId: string; fingerprint: string }>;
+}
+
+/** Options of {@link KeyManager}. */
+export interface KeyManagerOptions {
+  readonly keyring: Keyring;
+  readonly recorder: AuditRecorder;
+  readonly appliers?: readonly SecretApplier[];
+  readonly checkpointKeys?: CheckpointKeyRotator;
+  /** Default grace per kind when a rotation names none (TURN: one credential lifetime). */
+  readonly defaultGraceMs: Readonly<Record<KeyKind, number>>;
+  /** ACL user whose password the redis-password kind is (label of those keys). */
+  readonly redisUser?: string;
+  /**
+   * The Redis password processes use today (from REDIS_URL). The first rotation of the
+   * redis-password kind imports it as the key being replaced, so it keeps working for the grace.
+   */
+  readonly currentRedisPassword?: () => string | undefined;
+}
+
+/** What a rotation asks for. */
+export interface RotationRequest {
+  readonly kinds: readonly KeyKind[];
+  /** How long replaced keys keep verifying. Default: the kind's default grace. */
+  readonly graceMs?: number;
+  /** Revoke replaced keys at once (and disconnect their clients) instead of a grace period. */
+  readonly immediate?: boolean;
+  readonly reason?: string;
+}
+
+/** A new operator API key; `apiKey` is shown once and never stored. */
+export interface IssuedApiKey {
+  readonly key: KeyInfo;
+  readonly apiKey: string;
+}
+
+/** What a rotation did, per kind. */
+export interface RotationResult {
+  readonly kind: KeyKind;
+  readonly replaced: readonly KeyInfo[];
+  readonly created: readonly KeyInfo[];
+  readonly graceMs: number;
+  readonly immediate: boolean;
+  /** Operator API keys that replaced the old ones (shown once). */
+  readonly apiKeys: readonly IssuedApiKey[];
+}
+
+const ROTATION_ORDER: readonly KeyKind[] = KEY_KINDS;
+const GENERATED = new Set<KeyKind>(['client-token', 'turn-secret', 'redis-password']);
+
+/**
+ * Changes the ring: creates, rotates, revokes and retires keys, revokes token ids, issues
+ * operator API keys. Every change runs under the store's lock, is recorded in the audit trail
+ * before it is written (fail closed: no durable event, no change), and is pushed to the systems
+ * that depend on it (coturn's secret set, Redis ACL) before the ring starts using it.
+ */
+export class KeyManager {
+  constructor(private readonly options: KeyManagerOptions) {}
+
+  get keyring(): Keyring {
+    return this.options.keyring;
+  }
+
+  /** Creates the first key of each generated kind that has none. Returns the keys created. */
+  async ensureInitialKeys(
+    context: AuditContext,
+    kinds: readonly KeyKind[] = ['client-token', 'turn-secret'],
+  ): Promise<KeyInfo[]> {
+    const needed = (doc: RingDocument | null) =>
+      kinds.filter(
+        (kind) =>
+          !(doc?.keys ?? []).some((k) => k.kind === kind && statusAt(k, this.now()) === 'active'),
+      );
+    if (needed(this.keyring.document).length === 0) return [];
+    return this.mutate(async (doc) => {
+      const created: KeyRecord[] = [];
+      for (const kind of needed(doc)) {
+        const key =
+          kind === 'audit-checkpoint'
+            ? this.checkpointRecord(this.requireCheckpointKeys().active(), null)
+            : this.generate(kind, null);
+        created.push(key);
+        doc.keys.push(key);
+      }
+      for (const key of created) {
+        await this.options.recorder.record(
+          'key.created',
+          { keyId: key.id, kind: key.kind, fingerprint: key.fingerprint },
+          context,
+        );
+      }
+      await this.applyAll(doc, { tolerateFailure: true });
+      return created.map((k) => keyInfo(k, this.now()));
+    });
+  }
+
+  /** Rotates every kind named (in a fixed order); `--all` passes every kind. */
+  async rotate(request: RotationRequest, context: AuditContext): Promise<RotationResult[]> {
+    if (
+      request.graceMs !== undefined &&
+      (request.graceMs < 0 || !Number.isInteger(request.graceMs))
+    ) {
+      throw new KeysError(KeysErrorCode.InvalidRequest, 'grace must be a non-negative duration');
+    }
+    const kinds = ROTATION_ORDER.filter((k) => request.kinds.includes(k));
+    if (kinds.length === 0) {
+      throw new KeysError(KeysErrorCode.InvalidRequest, 'name at least one key kind (or all)');
+    }
+    if (kinds.includes('redis-password')) this.requireRedisPasswordSupport();
+    if (kinds.includes('audit-checkpoint')) this.requireCheckpointKeys();
+    return this.mutate(async (doc) => {
+      const results: RotationResult[] = [];
+      for (const kind of kinds) results.push(await this.rotateKind(doc, kind, request, context));
+      await this.applyAll(doc, { tolerateFailure: false });
+      return results;
+    });
+  }
+
+  private async rotateKind(
+    doc: RingDocument,
+    kind: KeyKind,
+    request: RotationRequest,
+    context: AuditContext,
+  ): Promise<RotationResult> {
+    const now = this.now();
+    const immediate = request.immediate ?? false;
+    const graceMs = immediate ? 0 : (request.graceMs ?? this.options.defaultGraceMs[kind]);
+    if (kind === 'redis-password' && !doc.keys.some((k) => k.kind === kind)) {
+      const current = this.options.currentRedisPassword?.();
+      if (current) doc.keys.push(this.generate(kind, null, Buffer.from(current, 'utf8')));
+    }
+    const replaced = doc.keys.filter((k) => k.kind === kind && statusAt(k, now) === 'active');
+    const created: KeyRecord[] = [];
+    const apiKeys: IssuedApiKey[] = [];
+
+    if (kind === 'operator-api') {
+      // Each operator's key is replaced by a new one with the same name and role.
+      for (const old of replaced) {
+        const { record, apiKey } = this.newApiKey(
+          old.label ?? old.id,
+          old.role ?? 'auditor',
+          old.id,
+        );
+        created.push(record);
+        apiKeys.push({ key: keyInfo(record, now), apiKey });
+      }
+    } else if (kind === 'audit-checkpoint') {
+      const next = await this.requireCheckpointKeys().rotate();
+      created.push(this.checkpointRecord(next, replaced[0]?.id ?? null));
+    } else {
+      created.push(this.generate(kind, replaced[0]?.id ?? null));
+    }
+
+    const at = new Date(now).toISOString();
+    for (const old of replaced) {
+      if (immediate || kind === 'audit-checkpoint') {
+        // A replaced checkpoint key signs nothing more; its signatures stay verifiable.
+        if (immediate) old.revokedAt = at;
+        else old.retiredAt = at;
+        old.retireAt = at;
+      } else {
+        old.retireAt = new Date(now + graceMs).toISOString();
+      }
+    }
+    doc.keys.push(...created);
+
+    for (const key of created) {
+      const previous = replaced.find((r) => r.id === key.replaces) ?? null;
+      await this.options.recorder.recordAll(
+        [
+          {
+            type: 'key.created',
+            data: { keyId: key.id, kind, fingerprint: key.fingerprint },
+          },
+          {
+            type: 'key.rotated',
+            data: {
+              kind,
+              previous: previous ? { keyId: previous.id, fingerprint: previous.fingerprint } : null,
+              next: { keyId: key.id, fingerprint: key.fingerprint },
+              graceMs,
+              immediate,
+              ...(request.reason ? { reason: request.reason } : {}),
+            },
+          },
+        ],
+        context,
+      );
+    }
+    if (immediate) {
+      for (const old of replaced) await this.recordRevoked(old, request.reason, context);
+    }
+    return {
+      kind,
+      replaced: replaced.map((k) => keyInfo(k, now)),
+      created: created.map((k) => keyInfo(k, now)),
+      graceMs,
+      immediate,
+      apiKeys,
+    };
+  }
+
+  /** Revokes one key now: it stops verifying on every instance within a second. */
+  async revokeKey(
+    keyId: string,
+    reason: string | undefined,
+    context: AuditContext,
+  ): Promise<KeyInfo> {
+    return this.mutate(async (doc) => {
+      const key = doc.keys.find((k) => k.id === keyId);
+      if (!key) throw new KeysError(KeysErrorCode.KeyNotFound, `no key ${keyId}`);
+      if (key.revokedAt) {
+        throw new KeysError(KeysErrorCode.KeyNotUsable, `key ${keyId} is already revoked`);
+      }
+      key.revokedAt = new Date(this.now()).toISOString();
+      await this.recordRevoked(key, reason, context);
+      await this.applyAll(doc, { tolerateFailure: false });
+      return keyInfo(key, this.now());
+    });
+  }
+
+  /** Puts a client-token id on the revocation list until the token would have expired anyway. */
+  async revokeToken(
+    request: { tokenId: string; expiresAt: Date; subject?: string; reason?: string },
+    context: AuditContext,
+  ): Promise<void> {
+    if (!/^[\x21-\x7e]{1,200}$/.test(request.tokenId)) {
+      throw new KeysError(
+        KeysErrorCode.InvalidRequest,
+        'tokenId must be 1-200 printable characters',
+      );
+    }
+    await this.mutate(async (doc) => {
+      if (doc.revokedTokens.some((t) => t.tokenId === request.tokenId)) return;
+      await this.options.recorder.record(
+        'token.revoked',
+        {
+          tokenId: request.tokenId,
+          expiresAt: request.expiresAt.toISOString(),
+          ...(request.subject ? { subject: request.subject } : {}),
+          ...(request.reason ? { reason: request.reason } : {}),
+        },
+        context,
+      );
+      doc.revokedTokens.push({
+        tokenId: request.tokenId,
+        expiresAt: request.expiresAt.toISOString(),
+      });
+    });
+  }
+
+  /** Issues an operator API key; the returned `apiKey` is the only copy. */
+  async createApiKey(
+    request: { label: string; role: OperatorRole },
+    context: AuditContext,
+  ): Promise<IssuedApiKey> {
+    if (!/^[\x20-\x7e]{1,100}$/.test(request.label)) {
+      throw new KeysError(KeysErrorCode.InvalidRequest, 'label must be 1-100 printable characters');
+    }
+    return this.mutate(async (doc) => {
+      const { record, apiKey } = this.newApiKey(request.label, request.role, null);
+      await this.options.recorder.record(
+        'key.created',
+        { keyId: record.id, kind: 'operator-api', fingerprint: record.fingerprint },
+        context,
+      );
+      doc.keys.push(record);
+      return { key: keyInfo(record, this.now()), apiKey };
+    });
+  }
+
+  /**
+   * Applies what time did: keys past their grace are marked retired (and `key.retired`
+   * recorded), expired entries leave the token revocation list, and dependent systems are
+   * brought back in line with the ring (coturn's set loses the retired secret). Writes only
+   * when something changed. Run it every second in one place per cluster or in all: it is
+   * serialised by the store's lock and idempotent.
+   */
+  async sweep(context: AuditContext): Promise<{ retired: KeyInfo[] }> {
+    const due = (doc: RingDocument | null) => {
+      const now = this.now();
+      return {
+        keys: (doc?.keys ?? []).filter(
+          (k) => k.retireAt && !k.retiredAt && !k.revokedAt && Date.parse(k.retireAt) <= now,
+        ),
+        tokens: (doc?.revokedTokens ?? []).some((t) => Date.parse(t.expiresAt) < now),
+      };
+    };
+    const pending = due(this.keyring.document);
+    if (pending.keys.length === 0 && !pending.tokens) return { retired: [] };
+    return this.mutate(async (doc) => {
+      const now = this.now();
+      const { keys } = due(doc);
+      for (const key of keys) {
+        key.retiredAt = new Date(now).toISOString();
+        await this.options.recorder.record(
+          'key.retired',
+          { keyId: key.id, kind: key.kind, fingerprint: key.fingerprint },
+          context,
+        );
+      }
+      doc.revokedTokens = doc.revokedTokens.filter((t) => Date.parse(t.expiresAt) >= now);
+      await this.applyAll(doc, { tolerateFailure: true });
+      return { retired: keys.map((k) => keyInfo(k, now)) };
+    });
+  }
+
+  /** Brings dependent systems in line with the ring without changing it (e.g. after a Redis restart). */
+  async reconcile(): Promise<void> {
+    await this.keyring.store.update(async (current) => {
+      if (current) {
+        this.keyring.apply(current);
+        await this.applyAll(current, { tolerateFailure: false });
+      }
+      return { next: null, result: undefined };
+    });
+  }
+
+  /**
+   * Runs `change` on a copy of the current document under the store's lock and writes it. The
+   * audit events are recorded inside `change`, before the write.
+   */
+  private async mutate<T>(change: (doc: RingDocument) => Promise<T>): Promise<T> {
+    let written: RingDocument | null = null;
+    const result = await this.keyring.store.update(async (current) => {
+      const doc: RingDocument = current
+        ? structuredClone(current)
+        : {
+            format: 1,
+            version: 0,
+            masterKey: this.keyring.masterKey.fingerprint,
+            updatedAt: new Date(this.now()).toISOString(),
+            keys: [],
+            revokedTokens: [],
+          };
+      if (current) this.keyring.apply(current);
+      if (doc.masterKey !== this.keyring.masterKey.fingerprint) {
+        throw new KeysError(
+          KeysErrorCode.MasterKeyMismatch,
+          'the key store was sealed under another master key',
+        );
+      }
+      const before = JSON.stringify(doc);
+      const value = await change(doc);
+      if (JSON.stringify(doc) === before) return { next: null, result: value };
+      doc.version += 1;
+      doc.updatedAt = new Date(this.now()).toISOString();
+      written = doc;
+      return { next: doc, result: value };
+    });
+    if (written) this.keyring.apply(written);
+    return result;
+  }
+
+  private async applyAll(doc: RingDocument, options: { tolerateFailure: boolean }): Promise<void> {
+    const now = this.now();
+    for (const applier of this.options.appliers ?? []) {
+      const secrets = doc.keys
+        .filter((k) => k.kind === applier.kind && k.sealed)
+        .filter((k) => {
+          const s = statusAt(k, now);
+          return s === 'active' || s === 'retiring';
+        })
+        .map((k) => this.keyring.masterKey.open(k.sealed!, aadOf(k)).toString('utf8'));
+      if (secrets.length === 0) continue;
+      try {
+        await applier.apply(secrets);
+      } catch (error) {
+        if (options.tolerateFailure) continue;
+        throw new KeysError(
+          KeysErrorCode.SecretSyncFailed,
+          `could not update ${applier.kind === 'turn-secret' ? "coturn's secret set" : 'the Redis ACL user'}: ${(error as Error).message}; nothing was changed`,
+          { cause: error },
+        );
+      }
+    }
+  }
+
+  private async recordRevoked(
+    key: KeyRecord,
+    reason: string | undefined,
+    context: AuditContext,
+  ): Promise<void> {
+    await this.options.recorder.record(
+      'key.revoked',
+      {
+        keyId: key.id,
+        kind: key.kind,
+        fingerprint: key.fingerprint,
+        ...(reason ? { reason } : {}),
+      },
+      context,
+    );
+  }
+
+  private generate(kind: KeyKind, replaces: string | null, imported?: Buffer): KeyRecord {
+    if (!GENERATED.has(kind)) throw new Error(`kind ${kind} is not generated here`);
+    const material =
+      imported ?? newMaterial(kind as 'client-token' | 'turn-secret' | 'redis-password');
+    const id = newKeyId(kind);
+    const at = new Date(this.now()).toISOString();
+    return {
+      id,
+      kind,
+      createdAt: at,
+      activatedAt: at,
+      retireAt: null,
+      retiredAt: null,
+      revokedAt: null,
+      fingerprint: fingerprintOf(kind, material),
+      sealed: this.keyring.masterKey.seal(material, aadOf({ id, kind })),
+      secretHash: null,
+      label: kind === 'redis-password' ? (this.options.redisUser ?? 'default') : null,
+      role: null,
+      replaces,
+    };
+  }
+
+  private newApiKey(
+    label: string,
+    role: OperatorRole,
+    replaces: string | null,
+  ): { record: KeyRecord; apiKey: string } {
+    const id = newKeyId('operator-api');
+    const secret = newApiKeySecret();
+    const secretHash = this.keyring.masterKey.hashApiSecret(secret);
+    const at = new Date(this.now()).toISOString();
+    return {
+      record: {
+        id,
+        kind: 'operator-api',
+        createdAt: at,
+        activatedAt: at,
+        retireAt: null,
+        retiredAt: null,
+        revokedAt: null,
+        fingerprint: fingerprintOf('operator-api', secretHash),
+        sealed: null,
+        secretHash,
+        label,
+        role,
+        replaces,
+      },
+      apiKey: formatApiKey(id, secret),
+    };
+  }
+
+  private checkpointRecord(
+    key: { keyId: string; fingerprint: string },
+    replaces: string | null,
+  ): KeyRecord {
+    const at = new Date(this.now()).toISOString();
+    return {
+      id: `ac_${key.keyId
+        .replace(/[^0-9a-z]/g, '')
+        .slice(-16)
+        .padStart(10, '0')}`,
+      kind: 'audit-checkpoint',
+      createdAt: at,
+      activatedAt: at,
+      retireAt: null,
+      retiredAt: null,
+      revokedAt: null,
+      fingerprint: key.fingerprint.slice(0, 32),
+      sealed: null,
+      secretHash: null,
+      label: key.keyId,
+      role: null,
+      replaces,
+    };
+  }
+
+  private requireCheckpointKeys(): CheckpointKeyRotator {
+    if (!this.options.checkpointKeys) {
+      throw new KeysError(
+        KeysErrorCode.InvalidRequest,
+        'audit-checkpoint keys are rotated where the audit checkpoint keys live (the CLI or the control process)',
+      );
+    }
+    return this.options.checkpointKeys;
+  }
+
+  private requireRedisPasswordSupport(): void {
+    if (this.keyring.store.backend === 'redis') {
+      throw new KeysError(
+        KeysErrorCode.KeyStoreUnsuitable,
+        'the Redis password cannot be rotated while the key store is Redis itself (a process restarting after the switch could not read the new password): use KEY_STORE=postgres or file',
+      );
+    }
+    if (!this.options.appliers?.some((a) => a.kind === 'redis-password')) {
+      throw new KeysError(
+        KeysErrorCode.InvalidRequest,
+        'the Redis password is rotated through Redis ACLs: this process has no Redis connection to do it',
+      );
+    }
+  }
+
+  private now(): number {
+    return this.keyring.now();
+  }
+}

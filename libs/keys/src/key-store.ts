@@ -1,0 +1,61 @@
+import { KeysError, KeysErrorCode } from './keys.errors.js';
+import { ringDocumentSchema, type RingDocument } from './key-record.js';
+
+/** What an {@link KeyStore.update} callback returns: the next document (or null: no change). */
+export interface RingUpdate<T> {
+  readonly next: RingDocument | null;
+  readonly result: T;
+}
+
+/**
+ * Where the key ring lives: a file under the data dir (embedded), Redis or PostgreSQL (several
+ * instances). The ring is one small document (tens of keys) written with compare-and-set under a
+ * cross-process lock, so two operators rotating at once serialise instead of losing a write.
+ */
+export interface KeyStore {
+  readonly backend: 'file' | 'redis' | 'postgres';
+  /** The stored ring, validated; null when none was written yet. */
+  read(): Promise<RingDocument | null>;
+  /**
+   * Runs `fn` holding the store's exclusive lock (across processes and hosts) with the current
+   * document, then writes `next` (whose version must be current + 1) unless it is null.
+   * Throws `key_store_busy` when the lock cannot be had within 10 s.
+   */
+  update<T>(fn: (current: RingDocument | null) => Promise<RingUpdate<T>>): Promise<T>;
+  /**
+   * Calls `listener` soon (well under a second) after any process wrote the ring. Returns a
+   * function that stops watching. Listeners must re-read; a call may be spurious.
+   */
+  watch(listener: () => void): () => void;
+  close(): Promise<void>;
+}
+
+/** Parses and validates a stored ring document. */
+export function parseRingDocument(text: string, where: string): RingDocument {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new KeysError(KeysErrorCode.KeyStoreCorrupt, `${where}: not JSON`);
+  }
+  const parsed = ringDocumentSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new KeysError(
+      KeysErrorCode.KeyStoreCorrupt,
+      `${where}: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** Checks the version step of a write. */
+export function assertNextVersion(current: RingDocument | null, next: RingDocument): void {
+  const expected = (current?.version ?? 0) + 1;
+  if (next.version !== expected) {
+    throw new KeysError(
+      KeysErrorCode.KeyStoreCorrupt,
+      `ring write must have version ${expected}, got ${next.version}`,
+    );
+  }
+}
