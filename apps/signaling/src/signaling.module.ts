@@ -3,6 +3,8 @@ import { AuditModule } from '@sscontrol/audit';
 import { ConfigModule, eventStoreConnection, type Config } from '@sscontrol/config';
 import { EventStoreModule } from '@sscontrol/event-store';
 import { HealthModule, TelemetryModule, type Telemetry } from '@sscontrol/telemetry';
+import { KeysModule } from '@sscontrol/keys';
+import { ClientAuthGateway } from './gateway/client-auth.gateway.js';
 import { SignalingRedisModule } from './signaling-redis.module.js';
 
 /** Root module of the signaling gateway process. */
@@ -25,7 +27,9 @@ export class SignalingModule {
         EventStoreModule.forRoot(eventStoreConnection(config)),
         AuditModule.forRoot(),
         SignalingRedisModule,
+        KeysModule.forRoot({ lifecycle: false }),
       ],
+      providers: [ClientAuthGateway],
     };
   }
 }

@@ -83,6 +83,36 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** The runbook's gauge: authenticated WebSocket connections on this gateway. */
+  readonly activeConnections = new Gauge({
+    name: 'sscontrol_active_connections',
+    help: 'Authenticated WebSocket connections open on this gateway instance.',
+    registers: [this.registry],
+  });
+
+  /** Refused client authentications by reason (bounded: the documented token error codes). */
+  readonly authFailures = new Counter({
+    name: 'sscontrol_auth_failures_total',
+    help: 'Client or operator authentications refused, by surface and reason.',
+    labelNames: ['surface', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  /** Connections closed because their key or token was revoked. */
+  readonly revocationDisconnects = new Counter({
+    name: 'sscontrol_revocation_disconnects_total',
+    help: 'Connections closed because the key or token they authenticated with was revoked.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  /** Version of the key ring this process uses (all instances should agree within a second). */
+  readonly keyringVersion = new Gauge({
+    name: 'sscontrol_keyring_version',
+    help: 'Version of the key ring document this process has loaded.',
+    registers: [this.registry],
+  });
+
   readonly buildInfo = new Gauge({
     name: 'sscontrol_build_info',
     help: 'Always 1; labels name the running release.',

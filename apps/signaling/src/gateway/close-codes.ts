@@ -1,0 +1,43 @@
+import { KeysErrorCode, type TokenErrorCode } from '@sscontrol/keys';
+
+/**
+ * WebSocket close codes of the gateway (4000–4999 is the application range of RFC 6455).
+ * Documented in docs/protocol.md; a client can tell from the code alone whether to refresh its
+ * token, reconnect, or give up.
+ */
+export const CloseCode = {
+  /** No token offered (subprotocol `sscontrol.token.<jwt>` or `Authorization: Bearer`). */
+  TokenMissing: 4401,
+  /** The token is malformed, forged, for an unknown key, or has invalid claims. */
+  TokenInvalid: 4402,
+  /** The token expired: mint a new one. */
+  TokenExpired: 4403,
+  /** The token, or the key that signed it, was revoked (also sent to open connections). */
+  TokenRevoked: 4404,
+  /** The audit trail cannot record the connection: refused (fail closed); retry later. */
+  AuditUnavailable: 4503,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Close code and audit rejection reason for a refused token (exhaustive). */
+export function closeForTokenError(code: TokenErrorCode): {
+  code: CloseCode;
+  reason: 'token_invalid' | 'token_expired' | 'token_revoked' | 'key_revoked';
+} {
+  switch (code) {
+    case KeysErrorCode.TokenExpired:
+      return { code: CloseCode.TokenExpired, reason: 'token_expired' };
+    case KeysErrorCode.TokenRevoked:
+      return { code: CloseCode.TokenRevoked, reason: 'token_revoked' };
+    case KeysErrorCode.TokenKeyRevoked:
+      return { code: CloseCode.TokenRevoked, reason: 'key_revoked' };
+    case KeysErrorCode.TokenKeyRetired:
+    case KeysErrorCode.TokenMalformed:
+    case KeysErrorCode.TokenAlgorithmRefused:
+    case KeysErrorCode.TokenKeyUnknown:
+    case KeysErrorCode.TokenSignatureInvalid:
+    case KeysErrorCode.TokenNotYetValid:
+    case KeysErrorCode.TokenClaimsInvalid:
+      return { code: CloseCode.TokenInvalid, reason: 'token_invalid' };
+  }
+}
