@@ -48,8 +48,9 @@ export class FileKeyStore implements KeyStore {
     mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
   }
 
-  read(): Promise<RingDocument | null> {
-    return Promise.resolve(this.readSync());
+  // eslint-disable-next-line @typescript-eslint/require-await -- errors must reject, not throw
+  async read(): Promise<RingDocument | null> {
+    return this.readSync();
   }
 
   private readSync(): RingDocument | null {

@@ -21,6 +21,10 @@ export type {
 export { parseRingDocument } from './key-store.js';
 export type { KeyStore, RingUpdate } from './key-store.js';
 export { FileKeyStore } from './file-key-store.js';
+export { RedisKeyStore } from './redis-key-store.js';
+export type { RedisKeyStoreOptions } from './redis-key-store.js';
+export { PostgresKeyStore } from './postgres-key-store.js';
+export type { PostgresKeyStoreOptions } from './postgres-key-store.js';
 export type { FileKeyStoreOptions } from './file-key-store.js';
 export { Keyring, aadOf } from './keyring.js';
 export type { KeyringChange, KeyringOptions, ResolvedKey } from './keyring.js';

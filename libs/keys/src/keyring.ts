@@ -77,9 +77,11 @@ export class Keyring extends EventEmitter<{ changed: [KeyringChange] }> {
     const ring = new Keyring(options);
     await ring.load();
     if (options.watch !== false) {
-      ring.unwatch = options.store.watch(() => {
+      const refresh = () =>
         void ring.refresh().catch((error: unknown) => ring.options.onRefreshError?.(error));
-      });
+      ring.unwatch = options.store.watch(refresh);
+      // A write between the first read and the watch starting would otherwise go unseen.
+      refresh();
     }
     return ring;
   }

@@ -14,6 +14,25 @@ export class MigrateCommand extends CommandRunner {
 
   async run(): Promise<void> {
     const config = this.context.config();
+    await this.migrateEventStore();
+    // The key ring's table lives in the same migrations; its database may be another one.
+    const k = config.keys.store;
+    const e = config.eventStore;
+    if (
+      k.backend === 'postgres' &&
+      (e.backend !== 'postgres' ||
+        k.url.reveal() !== e.postgres.url.reveal() ||
+        k.schema !== e.postgres.schema)
+    ) {
+      const report = await migratePostgres(k.url.reveal(), k.schema);
+      process.stdout.write(
+        `key store schema "${report.schema}" is up to date (${report.applied.length} applied now)\n`,
+      );
+    }
+  }
+
+  private async migrateEventStore(): Promise<void> {
+    const config = this.context.config();
     const s = config.eventStore;
     switch (s.backend) {
       case 'postgres': {
