@@ -89,7 +89,7 @@ function sign(
     .setIssuer(TOKEN_ISSUER)
     .setAudience(TOKEN_AUDIENCE)
     .setSubject('dev-1')
-    .setJti(String(claims.jti ?? 'jti-1'))
+    .setJti(typeof claims.jti === 'string' ? claims.jti : 'jti-1')
     .setIssuedAt(iat)
     .setExpirationTime(iat + 600)
     .sign(material);

@@ -48,7 +48,7 @@ export class FileKeyStore implements KeyStore {
     mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
   }
 
-  // eslint-disable-next-line @typescript-eslint/require-await -- errors must reject, not throw
+  // async: a corrupt file must reject the promise, not throw at the call
   async read(): Promise<RingDocument | null> {
     return this.readSync();
   }

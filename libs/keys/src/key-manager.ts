@@ -24,6 +24,30 @@ export interface SecretApplier {
   apply(secrets: readonly string[]): Promise<void>;
 }
 
+/**
+ * Audit records of a change, queued while the change is computed and recorded (in order, each
+ * durable) once dependent systems accepted it and before the ring is written.
+ */
+class DeferredAudit {
+  private readonly queue: (() => Promise<unknown>)[] = [];
+
+  constructor(private readonly recorder: AuditRecorder) {}
+
+  record(...args: Parameters<AuditRecorder['record']>): Promise<void> {
+    this.queue.push(() => this.recorder.record(...args));
+    return Promise.resolve();
+  }
+
+  recordAll(...args: Parameters<AuditRecorder['recordAll']>): Promise<void> {
+    this.queue.push(() => this.recorder.recordAll(...args));
+    return Promise.resolve();
+  }
+
+  async flush(): Promise<void> {
+    for (const record of this.queue) await record();
+  }
+}
+
 /** The audit checkpoint key, rotated by the audit library (Ed25519, endorsed chain). */
 export interface CheckpointKeyRotator {
   active(): { keyId: string; fingerprint: string };
@@ -45,6 +69,8 @@ export interface KeyManagerOptions {
    * redis-password kind imports it as the key being replaced, so it keeps working for the grace.
    */
   readonly currentRedisPassword?: () => string | undefined;
+  /** Told when a dependent system could not be updated where that is retried later. */
+  readonly onApplyError?: (kind: SecretApplier['kind'], error: unknown) => void;
 }
 
 /** What a rotation asks for. */
@@ -101,7 +127,7 @@ export class KeyManager {
           !(doc?.keys ?? []).some((k) => k.kind === kind && statusAt(k, this.now()) === 'active'),
       );
     if (needed(this.keyring.document).length === 0) return [];
-    return this.mutate(async (doc) => {
+    return this.mutate({ strict: false }, async (doc, audit) => {
       const created: KeyRecord[] = [];
       for (const kind of needed(doc)) {
         const key =
@@ -112,13 +138,12 @@ export class KeyManager {
         doc.keys.push(key);
       }
       for (const key of created) {
-        await this.options.recorder.record(
+        await audit.record(
           'key.created',
           { keyId: key.id, kind: key.kind, fingerprint: key.fingerprint },
           context,
         );
       }
-      await this.applyAll(doc, { tolerateFailure: true });
       return created.map((k) => keyInfo(k, this.now()));
     });
   }
@@ -137,10 +162,10 @@ export class KeyManager {
     }
     if (kinds.includes('redis-password')) this.requireRedisPasswordSupport();
     if (kinds.includes('audit-checkpoint')) this.requireCheckpointKeys();
-    return this.mutate(async (doc) => {
+    return this.mutate({ strict: true }, async (doc, audit) => {
       const results: RotationResult[] = [];
-      for (const kind of kinds) results.push(await this.rotateKind(doc, kind, request, context));
-      await this.applyAll(doc, { tolerateFailure: false });
+      for (const kind of kinds)
+        results.push(await this.rotateKind(doc, kind, request, context, audit));
       return results;
     });
   }
@@ -150,6 +175,7 @@ export class KeyManager {
     kind: KeyKind,
     request: RotationRequest,
     context: AuditContext,
+    audit: DeferredAudit,
   ): Promise<RotationResult> {
     const now = this.now();
     const immediate = request.immediate ?? false;
@@ -195,7 +221,7 @@ export class KeyManager {
 
     for (const key of created) {
       const previous = replaced.find((r) => r.id === key.replaces) ?? null;
-      await this.options.recorder.recordAll(
+      await audit.recordAll(
         [
           {
             type: 'key.created',
@@ -217,7 +243,7 @@ export class KeyManager {
       );
     }
     if (immediate) {
-      for (const old of replaced) await this.recordRevoked(old, request.reason, context);
+      for (const old of replaced) await this.recordRevoked(audit, old, request.reason, context);
     }
     return {
       kind,
@@ -229,21 +255,50 @@ export class KeyManager {
     };
   }
 
-  /** Revokes one key now: it stops verifying on every instance within a second. */
+  /**
+   * Revokes one key now: it stops verifying on every instance within a second. Revoking the
+   * active client-token, TURN or Redis-password key puts a new one in its place (recorded as an
+   * immediate rotation), so that minting and TURN keep working.
+   */
   async revokeKey(
     keyId: string,
     reason: string | undefined,
     context: AuditContext,
   ): Promise<KeyInfo> {
-    return this.mutate(async (doc) => {
+    return this.mutate({ strict: true }, async (doc, audit) => {
       const key = doc.keys.find((k) => k.id === keyId);
       if (!key) throw new KeysError(KeysErrorCode.KeyNotFound, `no key ${keyId}`);
       if (key.revokedAt) {
         throw new KeysError(KeysErrorCode.KeyNotUsable, `key ${keyId} is already revoked`);
       }
+      const wasActive = statusAt(key, this.now()) === 'active';
       key.revokedAt = new Date(this.now()).toISOString();
-      await this.recordRevoked(key, reason, context);
-      await this.applyAll(doc, { tolerateFailure: false });
+      // Revoking the key in use would stop all minting (and TURN): a replacement takes over.
+      if (wasActive && GENERATED.has(key.kind)) {
+        const next = this.generate(key.kind, key.id);
+        doc.keys.push(next);
+        await audit.recordAll(
+          [
+            {
+              type: 'key.created',
+              data: { keyId: next.id, kind: next.kind, fingerprint: next.fingerprint },
+            },
+            {
+              type: 'key.rotated',
+              data: {
+                kind: next.kind,
+                previous: { keyId: key.id, fingerprint: key.fingerprint },
+                next: { keyId: next.id, fingerprint: next.fingerprint },
+                graceMs: 0,
+                immediate: true,
+                ...(reason ? { reason } : {}),
+              },
+            },
+          ],
+          context,
+        );
+      }
+      await this.recordRevoked(audit, key, reason, context);
       return keyInfo(key, this.now());
     });
   }
@@ -259,9 +314,9 @@ export class KeyManager {
         'tokenId must be 1-200 printable characters',
       );
     }
-    await this.mutate(async (doc) => {
+    await this.mutate({ strict: true }, async (doc, audit) => {
       if (doc.revokedTokens.some((t) => t.tokenId === request.tokenId)) return;
-      await this.options.recorder.record(
+      await audit.record(
         'token.revoked',
         {
           tokenId: request.tokenId,
@@ -286,9 +341,9 @@ export class KeyManager {
     if (!/^[\x20-\x7e]{1,100}$/.test(request.label)) {
       throw new KeysError(KeysErrorCode.InvalidRequest, 'label must be 1-100 printable characters');
     }
-    return this.mutate(async (doc) => {
+    return this.mutate({ strict: true }, async (doc, audit) => {
       const { record, apiKey } = this.newApiKey(request.label, request.role, null);
-      await this.options.recorder.record(
+      await audit.record(
         'key.created',
         { keyId: record.id, kind: 'operator-api', fingerprint: record.fingerprint },
         context,
@@ -317,19 +372,18 @@ export class KeyManager {
     };
     const pending = due(this.keyring.document);
     if (pending.keys.length === 0 && !pending.tokens) return { retired: [] };
-    return this.mutate(async (doc) => {
+    return this.mutate({ strict: false }, async (doc, audit) => {
       const now = this.now();
       const { keys } = due(doc);
       for (const key of keys) {
         key.retiredAt = new Date(now).toISOString();
-        await this.options.recorder.record(
+        await audit.record(
           'key.retired',
           { keyId: key.id, kind: key.kind, fingerprint: key.fingerprint },
           context,
         );
       }
       doc.revokedTokens = doc.revokedTokens.filter((t) => Date.parse(t.expiresAt) >= now);
-      await this.applyAll(doc, { tolerateFailure: true });
       return { retired: keys.map((k) => keyInfo(k, now)) };
     });
   }
@@ -339,17 +393,24 @@ export class KeyManager {
     await this.keyring.store.update(async (current) => {
       if (current) {
         this.keyring.apply(current);
-        await this.applyAll(current, { tolerateFailure: false });
+        await this.applySecrets(this.acceptedSecrets(current), true);
       }
       return { next: null, result: undefined };
     });
   }
 
   /**
-   * Runs `change` on a copy of the current document under the store's lock and writes it. The
-   * audit events are recorded inside `change`, before the write.
+   * Runs `change` on a copy of the current document under the store's lock, then, in this
+   * order: dependent systems are given every secret the old or the new ring accepts (adding the
+   * new, removing nothing; with `strict` a failure aborts everything); the audit events `change`
+   * queued are recorded (fail closed: a failure aborts before anything is written); the ring is
+   * written; and only then are secrets the new ring no longer accepts removed from the dependent
+   * systems (a failure there is retried by `reconcile` and never makes a done change look failed).
    */
-  private async mutate<T>(change: (doc: RingDocument) => Promise<T>): Promise<T> {
+  private async mutate<T>(
+    options: { strict: boolean },
+    change: (doc: RingDocument, audit: DeferredAudit) => Promise<T>,
+  ): Promise<T> {
     let written: RingDocument | null = null;
     const result = await this.keyring.store.update(async (current) => {
       const doc: RingDocument = current
@@ -370,35 +431,64 @@ export class KeyManager {
         );
       }
       const before = JSON.stringify(doc);
-      const value = await change(doc);
+      const audit = new DeferredAudit(this.options.recorder);
+      const value = await change(doc, audit);
       if (JSON.stringify(doc) === before) return { next: null, result: value };
+      const union = this.acceptedSecrets(current);
+      for (const [kind, secrets] of this.acceptedSecrets(doc)) {
+        union.set(kind, [...new Set([...(union.get(kind) ?? []), ...secrets])]);
+      }
+      await this.applySecrets(union, options.strict);
+      await audit.flush();
       doc.version += 1;
       doc.updatedAt = new Date(this.now()).toISOString();
       written = doc;
       return { next: doc, result: value };
     });
-    if (written) this.keyring.apply(written);
+    if (written) {
+      this.keyring.apply(written);
+      await this.applySecrets(this.acceptedSecrets(written), false);
+    }
     return result;
   }
 
-  private async applyAll(doc: RingDocument, options: { tolerateFailure: boolean }): Promise<void> {
+  /** Per applier kind, the secrets a ring accepts now (active or retiring). */
+  private acceptedSecrets(doc: RingDocument | null): Map<SecretApplier['kind'], string[]> {
     const now = this.now();
+    const out = new Map<SecretApplier['kind'], string[]>();
     for (const applier of this.options.appliers ?? []) {
-      const secrets = doc.keys
-        .filter((k) => k.kind === applier.kind && k.sealed)
-        .filter((k) => {
-          const s = statusAt(k, now);
-          return s === 'active' || s === 'retiring';
-        })
-        .map((k) => this.keyring.masterKey.open(k.sealed!, aadOf(k)).toString('utf8'));
-      if (secrets.length === 0) continue;
+      out.set(
+        applier.kind,
+        (doc?.keys ?? [])
+          .filter((k) => k.kind === applier.kind && k.sealed)
+          .filter((k) => {
+            const s = statusAt(k, now);
+            return s === 'active' || s === 'retiring';
+          })
+          .map((k) => this.keyring.masterKey.open(k.sealed!, aadOf(k)).toString('utf8')),
+      );
+    }
+    return out;
+  }
+
+  private async applySecrets(
+    secrets: Map<SecretApplier['kind'], string[]>,
+    strict: boolean,
+  ): Promise<void> {
+    for (const applier of this.options.appliers ?? []) {
+      const list = secrets.get(applier.kind) ?? [];
+      if (list.length === 0) continue;
       try {
-        await applier.apply(secrets);
+        await applier.apply(list);
       } catch (error) {
-        if (options.tolerateFailure) continue;
+        if (!strict) {
+          this.options.onApplyError?.(applier.kind, error);
+          continue;
+        }
+        const what = applier.kind === 'turn-secret' ? "coturn's secret set" : 'the Redis ACL user';
         throw new KeysError(
           KeysErrorCode.SecretSyncFailed,
-          `could not update ${applier.kind === 'turn-secret' ? "coturn's secret set" : 'the Redis ACL user'}: ${(error as Error).message}; nothing was changed`,
+          `could not update ${what}: ${(error as Error).message}; nothing was changed`,
           { cause: error },
         );
       }
@@ -406,11 +496,12 @@ export class KeyManager {
   }
 
   private async recordRevoked(
+    audit: DeferredAudit,
     key: KeyRecord,
     reason: string | undefined,
     context: AuditContext,
   ): Promise<void> {
-    await this.options.recorder.record(
+    await audit.record(
       'key.revoked',
       {
         keyId: key.id,

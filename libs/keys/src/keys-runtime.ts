@@ -132,6 +132,10 @@ export class KeysRuntime {
         'audit-checkpoint': 0,
       },
       redisUser: redisUsername(config.redis.url.reveal()),
+      onApplyError: (kind, error) =>
+        options.warn?.(
+          `could not bring ${kind === 'turn-secret' ? "coturn's secret set" : 'the Redis ACL user'} in line with the key ring (retried): ${(error as Error).message}`,
+        ),
       currentRedisPassword: () => decodeURIComponent(new URL(config.redis.url.reveal()).password),
     });
     keyring.on('changed', () => void this.followRedisPassword());

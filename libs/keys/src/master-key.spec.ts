@@ -44,9 +44,9 @@ describe('MasterKey', () => {
       expect.objectContaining({ code: KeysErrorCode.KeyStoreCorrupt }),
     );
     const parts = a.split('.');
-    parts[2] = Buffer.from(parts[2]!, 'base64url')
-      .map((x, i) => (i === 0 ? x ^ 1 : x))
-      .toString('base64url');
+    const ct = Buffer.from(parts[2]!, 'base64url');
+    ct[0] = ct[0]! ^ 1;
+    parts[2] = ct.toString('base64url');
     expect(() => key.open(parts.join('.'), 'client-token/ct_1')).toThrow(
       expect.objectContaining({ code: KeysErrorCode.KeyStoreCorrupt }),
     );

@@ -34,7 +34,7 @@ export class AuthThrottle {
       this.blocked.set(ip, now + 60_000);
       return true;
     }
-    if (this.failures.size > 100_000) this.prune(now);
+    if (this.failures.size + this.blocked.size > 100_000) this.prune(now);
     return false;
   }
 
@@ -42,5 +42,6 @@ export class AuthThrottle {
     for (const [ip, times] of this.failures) {
       if (times.every((t) => now - t >= 60_000)) this.failures.delete(ip);
     }
+    for (const [ip, until] of this.blocked) if (until <= now) this.blocked.delete(ip);
   }
 }

@@ -57,9 +57,6 @@ export class KeysController {
         ...(body.reason ? { reason: body.reason } : {}),
       },
     } satisfies AuditNote;
-    if (kinds.includes('operator-api') && req.operator!.role !== 'admin') {
-      throw new ApiError(403, ApiErrorCode.Forbidden, 'only admin may rotate operator API keys');
-    }
     const rotations = await this.keys.manager.rotate(
       {
         kinds,

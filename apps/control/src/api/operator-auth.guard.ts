@@ -15,6 +15,12 @@ import { ENDPOINT } from './endpoint.decorator.js';
 import { ENDPOINTS, type EndpointName } from './endpoints.js';
 import { clientIp, type OperatorRequest } from './operator-request.js';
 
+/** True when a rotation request body touches operator API keys (all kinds, or named). */
+function rotatesApiKeys(body: unknown): boolean {
+  const b = (body ?? {}) as { all?: unknown; kinds?: unknown };
+  return b.all === true || (Array.isArray(b.kinds) && b.kinds.includes('operator-api'));
+}
+
 type DenyReason =
   'key_missing' | 'key_invalid' | 'key_revoked' | 'key_expired' | 'forbidden' | 'throttled';
 
@@ -52,8 +58,8 @@ export class OperatorAuthGuard implements CanActivate {
       );
     }
 
-    const header = req.headers.authorization;
-    const presented = header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+    // The scheme is case-insensitive (RFC 7235 §2.1).
+    const presented = /^bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
     if (!presented) {
       await this.deny(req, ip, 'key_missing', null, null);
       throw new ApiError(
@@ -89,6 +95,10 @@ export class OperatorAuthGuard implements CanActivate {
         ApiErrorCode.Forbidden,
         `role ${identity.role} may not ${endpoint.action} (allowed: ${endpoint.roles.join(', ')})`,
       );
+    }
+    if (name === 'rotateKeys' && identity.role !== 'admin' && rotatesApiKeys(req.body)) {
+      await this.deny(req, ip, 'forbidden', identity.keyId, identity.role, identity.fingerprint);
+      throw new ApiError(403, ApiErrorCode.Forbidden, 'only admin may rotate operator API keys');
     }
     return true;
   }
