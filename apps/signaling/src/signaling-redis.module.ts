@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { CONFIG, redactUrl, type Config } from '@sscontrol/config';
+import { KEYS, type KeysRuntime } from '@sscontrol/keys';
 import { RedisConnection } from '@sscontrol/redis';
 import { HealthChecks, LOGGER, Metrics } from '@sscontrol/telemetry';
 
@@ -24,11 +25,16 @@ export class SignalingRedis implements OnApplicationBootstrap, OnApplicationShut
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(HealthChecks) private readonly health: HealthChecks,
     @Inject(Metrics) private readonly metrics: Metrics,
+    @Inject(KEYS) keys: KeysRuntime,
   ) {
+    const password = keys.redisPassword();
     this.connection = new RedisConnection({
       url: config.redis.url.reveal(),
       name: `sscontrol-signaling-${config.instanceId}`,
+      ...(password !== undefined ? { password } : {}),
     });
+    // A Redis password rotation switches this connection to the new password (AUTH, no reconnect).
+    keys.followRedis(this.connection.client);
     const where = redactUrl(config.redis.url.reveal());
     this.connection.on('unavailable', () => {
       metrics.redisUp.set(0);

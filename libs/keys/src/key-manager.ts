@@ -76,6 +76,8 @@ export interface KeyManagerOptions {
 /** What a rotation asks for. */
 export interface RotationRequest {
   readonly kinds: readonly KeyKind[];
+  /** Every kind this deployment can rotate (breach response); kinds it cannot are reported as skipped. */
+  readonly all?: boolean;
   /** How long replaced keys keep verifying. Default: the kind's default grace. */
   readonly graceMs?: number;
   /** Revoke replaced keys at once (and disconnect their clients) instead of a grace period. */
@@ -98,6 +100,8 @@ export interface RotationResult {
   readonly immediate: boolean;
   /** Operator API keys that replaced the old ones (shown once). */
   readonly apiKeys: readonly IssuedApiKey[];
+  /** With `all`: why this kind was not rotated here. */
+  readonly skipped?: string;
 }
 
 const ROTATION_ORDER: readonly KeyKind[] = KEY_KINDS;
@@ -156,17 +160,36 @@ export class KeyManager {
     ) {
       throw new KeysError(KeysErrorCode.InvalidRequest, 'grace must be a non-negative duration');
     }
-    const kinds = ROTATION_ORDER.filter((k) => request.kinds.includes(k));
-    if (kinds.length === 0) {
+    const named = request.all
+      ? ROTATION_ORDER
+      : ROTATION_ORDER.filter((k) => request.kinds.includes(k));
+    if (named.length === 0) {
       throw new KeysError(KeysErrorCode.InvalidRequest, 'name at least one key kind (or all)');
     }
-    if (kinds.includes('redis-password')) this.requireRedisPasswordSupport();
-    if (kinds.includes('audit-checkpoint')) this.requireCheckpointKeys();
+    // `all` (breach response) rotates what this deployment manages and says what it could not;
+    // a kind named explicitly that cannot be rotated here is an error.
+    const skipped: RotationResult[] = [];
+    const kinds: KeyKind[] = [];
+    for (const kind of named) {
+      const why = this.cannotRotate(kind);
+      if (!why) kinds.push(kind);
+      else if (request.all) {
+        skipped.push({
+          kind,
+          replaced: [],
+          created: [],
+          graceMs: 0,
+          immediate: false,
+          apiKeys: [],
+          skipped: why.message,
+        });
+      } else throw why;
+    }
     return this.mutate({ strict: true }, async (doc, audit) => {
       const results: RotationResult[] = [];
       for (const kind of kinds)
         results.push(await this.rotateKind(doc, kind, request, context, audit));
-      return results;
+      return [...results, ...skipped];
     });
   }
 
@@ -598,6 +621,18 @@ export class KeyManager {
       );
     }
     return this.options.checkpointKeys;
+  }
+
+  /** Why a kind cannot be rotated by this process, or null. */
+  private cannotRotate(kind: KeyKind): KeysError | null {
+    try {
+      if (kind === 'redis-password') this.requireRedisPasswordSupport();
+      if (kind === 'audit-checkpoint') this.requireCheckpointKeys();
+      return null;
+    } catch (error) {
+      if (error instanceof KeysError) return error;
+      throw error;
+    }
   }
 
   private requireRedisPasswordSupport(): void {

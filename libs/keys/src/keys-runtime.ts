@@ -87,7 +87,9 @@ export interface KeysRuntimeOptions {
 }
 
 function redisClient(url: string, name: string): Redis {
+  // lazyConnect: the first command connects, so a password set right after construction counts.
   return new Redis(url, {
+    lazyConnect: true,
     connectionName: name,
     maxRetriesPerRequest: 1,
     connectTimeout: 5000,
@@ -102,7 +104,8 @@ function redisClient(url: string, name: string): Redis {
  */
 export class KeysRuntime {
   private readonly owned: (() => Promise<void>)[] = [];
-  private readonly followers = new Set<Redis>();
+  private readonly followers: Set<Redis>;
+  private readonly warn: (message: string) => void;
   readonly tokens: ClientTokens;
   readonly manager: KeyManager;
 
@@ -112,8 +115,11 @@ export class KeysRuntime {
     appliers: SecretApplier[],
     options: KeysRuntimeOptions,
     owned: (() => Promise<void>)[],
+    followers: Set<Redis>,
   ) {
     this.owned = owned;
+    this.followers = followers;
+    this.warn = options.warn ?? (() => undefined);
     this.tokens = new ClientTokens(keyring, {
       maxTtlSeconds: Math.floor(config.keys.clientTokenMaxTtlMs / 1000),
       clockSkewSeconds: Math.floor(config.keys.clockSkewMs / 1000),
@@ -145,11 +151,17 @@ export class KeysRuntime {
     const { config } = options;
     const masterKey = resolveMasterKey(config.keys, options.warn);
     const owned: (() => Promise<void>)[] = [];
+    const followers = new Set<Redis>();
+    let ringForPassword: Keyring | null = null;
     let redis: Redis | null = null;
     const sharedRedis = () => {
       if (!redis) {
         redis = redisClient(config.redis.url.reveal(), `sscontrol-${config.service}-keys`);
+        // Created lazily, after the ring is open: connect with a rotated password if there is one.
+        const rotated = ringForPassword?.active('redis-password');
+        if (rotated) redis.options.password = rotated.material.toString('utf8');
         const r = redis;
+        followers.add(r);
         owned.push(async () => void r.disconnect());
       }
       return redis;
@@ -215,9 +227,8 @@ export class KeysRuntime {
       for (const close of owned) await close().catch(() => undefined);
       throw error;
     }
-    const runtime = new KeysRuntime(config, keyring, appliers, options, owned);
-    if (redis) runtime.followers.add(redis);
-    return runtime;
+    ringForPassword = keyring;
+    return new KeysRuntime(config, keyring, appliers, options, owned, followers);
   }
 
   /** Mints TURN credentials with the active TURN secret (`no_active_key` if there is none). */
@@ -245,6 +256,26 @@ export class KeysRuntime {
     };
   }
 
+  private lastRefresh = 0;
+  private pendingRefresh: Promise<void> | null = null;
+
+  /**
+   * Re-reads the ring unless that was done in the last 100 ms (callers share one read): for a
+   * verifier that met a key id it does not know.
+   */
+  refreshSoon(): Promise<void> {
+    if (this.pendingRefresh) return this.pendingRefresh;
+    const wait = Math.max(0, this.lastRefresh + 100 - Date.now());
+    this.pendingRefresh = new Promise<void>((resolve) => setTimeout(resolve, wait))
+      .then(() => this.keyring.refresh())
+      .catch(() => undefined)
+      .finally(() => {
+        this.lastRefresh = Date.now();
+        this.pendingRefresh = null;
+      });
+    return this.pendingRefresh;
+  }
+
   /** The Redis password processes should use now: the ring's active one, else REDIS_URL's. */
   redisPassword(): string | undefined {
     const active = this.keyring.active('redis-password');
@@ -268,7 +299,11 @@ export class KeysRuntime {
     const password = active.material.toString('utf8');
     for (const client of this.followers) {
       if (client.options.password === password || client.status === 'end') continue;
-      await applyPassword(client, password).catch(() => undefined);
+      await applyPassword(client, password).catch((error: unknown) =>
+        this.warn(
+          `could not switch a Redis connection to the rotated password (it keeps the old one until the next try): ${(error as Error).message}`,
+        ),
+      );
     }
   }
 

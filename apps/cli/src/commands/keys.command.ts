@@ -67,6 +67,7 @@ export function keysTable(keys: readonly KeyInfo[]): string {
 }
 
 function describeRotation(r: RotationResult): string {
+  if (r.skipped) return `${r.kind}: not rotated: ${r.skipped}`;
   const lines = [
     `${r.kind}: ${r.created.map((k) => `${k.id} (${k.fingerprint})`).join(', ') || 'nothing to replace'} now active`,
   ];
@@ -205,6 +206,7 @@ export class KeysRotateCommand extends CommandRunner {
       results = await keys.manager.rotate(
         {
           kinds,
+          ...(o.all ? { all: true } : {}),
           ...(o.grace !== undefined ? { graceMs: o.grace } : {}),
           ...(o.immediate ? { immediate: true } : {}),
           ...(o.reason ? { reason: o.reason } : {}),

@@ -93,6 +93,7 @@ export const responses = {
         graceMs: z.number(),
         immediate: z.boolean(),
         apiKeys: z.array(z.object({ key: keyInfo, apiKey: z.string() })),
+        skipped: z.string().optional(),
       }),
     ),
   }),

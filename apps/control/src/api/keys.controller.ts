@@ -60,6 +60,7 @@ export class KeysController {
     const rotations = await this.keys.manager.rotate(
       {
         kinds,
+        ...(body.all ? { all: true } : {}),
         ...(graceMs !== undefined ? { graceMs } : {}),
         ...(body.immediate ? { immediate: true } : {}),
         ...(body.reason ? { reason: body.reason } : {}),

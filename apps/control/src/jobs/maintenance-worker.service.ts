@@ -15,6 +15,7 @@ import {
   type MaintenanceJobData,
   type MaintenanceJobName,
 } from '@sscontrol/jobs';
+import { KEYS, type KeysRuntime } from '@sscontrol/keys';
 import { RedisConnection } from '@sscontrol/redis';
 import { HealthChecks, LOGGER, Metrics } from '@sscontrol/telemetry';
 
@@ -41,11 +42,27 @@ export class MaintenanceWorker implements OnApplicationBootstrap, OnApplicationS
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(HealthChecks) private readonly health: HealthChecks,
     @Inject(Metrics) private readonly metrics: Metrics,
+    @Inject(KEYS) private readonly keys: KeysRuntime,
   ) {
     this.where = redactUrl(config.redis.url.reveal());
+    const password = keys.redisPassword();
     this.probe = new RedisConnection({
       url: config.redis.url.reveal(),
       name: `sscontrol-control-${config.instanceId}`,
+      ...(password !== undefined ? { password } : {}),
+    });
+    keys.followRedis(this.probe.client);
+    // BullMQ's own connections take a password at creation: after a Redis password rotation
+    // the queue and worker are reopened with the new one (every job is safe to run again).
+    keys.keyring.on('changed', () => {
+      if (this.worker && this.jobsPassword !== keys.redisPassword()) {
+        void this.restartJobs().catch((error: unknown) =>
+          this.logger.error(
+            { err: error },
+            'could not reopen scheduled jobs with the new Redis password',
+          ),
+        );
+      }
     });
     this.handlers = { 'audit-verify': (job) => this.auditVerify(job) };
   }
@@ -83,10 +100,33 @@ export class MaintenanceWorker implements OnApplicationBootstrap, OnApplicationS
     await this.probe.start();
   }
 
+  private jobsPassword: string | undefined;
+
+  private async restartJobs(): Promise<void> {
+    await this.stopJobs();
+    await this.startJobs();
+    this.logger.info('scheduled jobs reopened with the rotated Redis password');
+  }
+
+  private async stopJobs(): Promise<void> {
+    // worker.close() can hang while Redis is unreachable (bullmq#4656): bound it, then force.
+    const worker = this.worker;
+    this.worker = null;
+    if (worker) {
+      await Promise.race([worker.close(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+      await worker.close(true).catch(() => undefined);
+    }
+    const queue = this.queue;
+    this.queue = null;
+    await queue?.close().catch(() => undefined);
+  }
+
   private async startJobs(): Promise<void> {
     if (this.worker) return;
+    this.jobsPassword = this.keys.redisPassword();
     const connection = {
       ...parseRedisUrl(this.config.redis.url.reveal()),
+      ...(this.jobsPassword !== undefined ? { password: this.jobsPassword } : {}),
       maxRetriesPerRequest: null,
     };
     this.queue = new Queue(MAINTENANCE_QUEUE, { connection });
@@ -181,13 +221,7 @@ export class MaintenanceWorker implements OnApplicationBootstrap, OnApplicationS
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // worker.close() can hang while Redis is unreachable (bullmq#4656): bound it, then force.
-    const worker = this.worker;
-    if (worker) {
-      await Promise.race([worker.close(), new Promise((r) => setTimeout(r, 10_000).unref())]);
-      await worker.close(true).catch(() => undefined);
-    }
-    await this.queue?.close().catch(() => undefined);
+    await this.stopJobs();
     await this.probe.close();
   }
 }

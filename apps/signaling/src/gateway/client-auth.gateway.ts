@@ -9,6 +9,7 @@ import { uuidv7 } from '@sscontrol/event-store';
 import {
   isKeysError,
   KEYS,
+  KeysErrorCode,
   TOKEN_ERROR_CODES,
   type KeysRuntime,
   type TokenErrorCode,
@@ -74,6 +75,15 @@ export class ClientAuthGateway implements OnGatewayConnection<WebSocket>, OnAppl
     this.metrics.keyringVersion.set(this.keys.keyring.version);
     this.keys.keyring.on('changed', (change) => {
       this.metrics.keyringVersion.set(change.version);
+      this.logger.info(
+        {
+          keyringVersion: change.version,
+          keyringUpdatedAt: this.keys.keyring.document?.updatedAt,
+          revokedKeys: change.revokedKeys.map((k) => k.id),
+          revokedTokens: change.revokedTokenIds.length,
+        },
+        `key ring version ${change.version} loaded`,
+      );
       const keys = new Set(
         change.revokedKeys.filter((k) => k.kind === 'client-token').map((k) => k.id),
       );
@@ -111,7 +121,7 @@ export class ClientAuthGateway implements OnGatewayConnection<WebSocket>, OnAppl
         );
         return;
       }
-      verified = this.keys.tokens.verify(token);
+      verified = await this.verify(token);
     } catch (error) {
       if (isKeysError(error) && (TOKEN_ERROR_CODES as readonly string[]).includes(error.code)) {
         const close = closeForTokenError(error.code as TokenErrorCode);
@@ -203,6 +213,21 @@ export class ClientAuthGateway implements OnGatewayConnection<WebSocket>, OnAppl
       connection.closedBecause ?? 'closed',
       connection.openedAt,
     );
+  }
+
+  /**
+   * Verifies a token; a `kid` this instance does not know yet (a rotation it has not heard of)
+   * makes it re-read the ring once before refusing, so that no fresh token is refused while the
+   * change propagates. Re-reads are coalesced and spaced, so unknown kids cannot flood the store.
+   */
+  private async verify(token: string): Promise<VerifiedClientToken> {
+    try {
+      return this.keys.tokens.verify(token);
+    } catch (error) {
+      if (!isKeysError(error) || error.code !== KeysErrorCode.TokenKeyUnknown) throw error;
+      await this.keys.refreshSoon();
+      return this.keys.tokens.verify(token);
+    }
   }
 
   private cutOff(connection: Connection, reason: 'key_revoked' | 'token_revoked'): void {
