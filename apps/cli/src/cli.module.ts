@@ -4,7 +4,12 @@ import { AuditCheckpointKeyCommand } from './commands/audit-checkpoint-key.comma
 import { AuditSealCommand } from './commands/audit-seal.command.js';
 import { AuditVerifyCommand } from './commands/audit-verify.command.js';
 import { AuditCommand } from './commands/audit.command.js';
-import { ConfigCheckCommand, ConfigCommand, ConfigDocCommand } from './commands/config.command.js';
+import {
+  ConfigCheckCommand,
+  ConfigCommand,
+  ConfigDocCommand,
+  ConfigExampleCommand,
+} from './commands/config.command.js';
 import { MigrateCommand } from './commands/migrate.command.js';
 import {
   ApiKeysCommand,
@@ -34,6 +39,7 @@ import {
     ConfigCommand,
     ConfigCheckCommand,
     ConfigDocCommand,
+    ConfigExampleCommand,
     InitCommand,
     KeysCommand,
     KeysListCommand,

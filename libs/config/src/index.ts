@@ -1,4 +1,5 @@
 export {
+  envExample,
   eventStoreConnection,
   loadConfig,
   loadConfigOrExit,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { settingsTable } from './config.js';
+import { envExample, settingsTable } from './config.js';
 
 const normalise = (text: string) =>
   text
@@ -18,5 +18,12 @@ describe('README settings table', () => {
     const between = /<!-- settings:begin -->\n([\s\S]*?)\n<!-- settings:end -->/.exec(readme);
     expect(between).not.toBeNull();
     expect(normalise(between![1]!)).toEqual(normalise(settingsTable()));
+  });
+});
+
+describe('.env.example', () => {
+  it('lists every setting (regenerate with `npx sscontrol config example > .env.example`)', () => {
+    const file = readFileSync(new URL('../../../.env.example', import.meta.url), 'utf8');
+    expect(file).toBe(envExample());
   });
 });

@@ -1,5 +1,5 @@
 import { Command, CommandRunner, SubCommand } from 'nest-commander';
-import { redactUrl, settingsTable } from '@sscontrol/config';
+import { envExample, redactUrl, settingsTable } from '@sscontrol/config';
 import { CliContext } from '../cli-context.service.js';
 
 @SubCommand({
@@ -25,6 +25,9 @@ export class ConfigCheckCommand extends CommandRunner {
       `  audit anchors   ${c.audit.anchorDir}`,
       `  audit keys      ${c.audit.keysDir}`,
       `  checkpoints     every ${c.audit.checkpointEveryEvents} events or ${c.audit.checkpointEveryMs} ms`,
+      `  key store       ${c.keys.store.backend}${c.keys.store.backend === 'file' ? ` ${c.keys.store.file}` : c.keys.store.backend === 'postgres' ? ` ${redactUrl(c.keys.store.url.reveal())} schema ${c.keys.store.schema}` : ''}`,
+      `  master key      ${c.keys.masterKey ? 'SSCONTROL_MASTER_KEY' : c.keys.masterKeyFile ? c.keys.masterKeyFile : `not set: ${c.keys.generatedMasterKeyFile ?? 'required in production'}`}`,
+      `  turn            realm ${c.turn.realm}, credentials ${c.turn.credentialTtlMs / 1000} s, secret sync ${c.turn.secretSync}, ${c.turn.uris.length} URI(s)`,
       `  tracing         ${c.telemetry.otlpEndpoint ? `OTLP ${c.telemetry.otlpEndpoint}` : 'not exported'} (sample ratio ${c.telemetry.sampleRatio})`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
@@ -38,10 +41,20 @@ export class ConfigDocCommand extends CommandRunner {
   }
 }
 
+@SubCommand({
+  name: 'example',
+  description: 'Print a .env.example listing every setting with its default and meaning.',
+})
+export class ConfigExampleCommand extends CommandRunner {
+  async run(): Promise<void> {
+    process.stdout.write(envExample());
+  }
+}
+
 @Command({
   name: 'config',
-  description: 'Configuration: check, doc',
-  subCommands: [ConfigCheckCommand, ConfigDocCommand],
+  description: 'Configuration: check, doc, example',
+  subCommands: [ConfigCheckCommand, ConfigDocCommand, ConfigExampleCommand],
 })
 export class ConfigCommand extends CommandRunner {
   async run(): Promise<void> {
