@@ -3,7 +3,7 @@ import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { AuditRecorder, CheckpointKeys, CheckpointSealer, type Actor } from '@sscontrol/audit';
 import { Secret, eventStoreConnection, loadConfig, type Config } from '@sscontrol/config';
 import { openEventStore, uuidv7, type EventStore } from '@sscontrol/event-store';
-import { KeysRuntime } from '@sscontrol/keys';
+import { KeysRuntime, resolveMasterKey, type MasterKey } from '@sscontrol/keys';
 import { startTelemetry, type Telemetry } from '@sscontrol/telemetry';
 
 /**
@@ -15,6 +15,13 @@ export class CliContext implements OnApplicationShutdown {
   private cachedConfig: Config | null = null;
   private cachedTelemetry: Telemetry | null = null;
   private cachedStore: Promise<EventStore> | null = null;
+
+  /** The master key (sealing checkpoint keys and the key ring). */
+  masterKey(): MasterKey {
+    return resolveMasterKey(this.config().keys, (message) =>
+      process.stderr.write(`sscontrol: ${message}\n`),
+    );
+  }
 
   /** Forgets the loaded configuration (after `init` wrote the env file). */
   reload(): void {
@@ -68,7 +75,7 @@ export class CliContext implements OnApplicationShutdown {
     return new CheckpointSealer(
       store,
       await this.recorder(),
-      new CheckpointKeys(config.audit.keysDir, store.info.storeId),
+      new CheckpointKeys(config.audit.keysDir, store.info.storeId, this.masterKey()),
       config.audit.anchorDir,
       {
         everyEvents: config.audit.checkpointEveryEvents,
@@ -126,6 +133,22 @@ export class CliContext implements OnApplicationShutdown {
       },
       { actor, correlationId: this.requestId },
     );
+  }
+
+  /**
+   * Runs an operator action; if it fails, records `operator.actionPerformed` with outcome
+   * `failed` (best effort: the original error is what the operator sees) and rethrows.
+   */
+  async attempt<T>(action: string, target: string | undefined, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      await this.recordAction(action, 'failed', {
+        ...(target ? { target } : {}),
+        error: (error as Error).message.slice(0, 1000),
+      }).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Correlates every event of one CLI invocation. */

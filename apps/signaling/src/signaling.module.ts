@@ -3,7 +3,7 @@ import { AuditModule } from '@sscontrol/audit';
 import { ConfigModule, eventStoreConnection, type Config } from '@sscontrol/config';
 import { EventStoreModule } from '@sscontrol/event-store';
 import { HealthModule, TelemetryModule, type Telemetry } from '@sscontrol/telemetry';
-import { KeysModule } from '@sscontrol/keys';
+import { KeysModule, resolveMasterKey } from '@sscontrol/keys';
 import { ClientAuthGateway } from './gateway/client-auth.gateway.js';
 import { SignalingRedisModule } from './signaling-redis.module.js';
 
@@ -25,7 +25,10 @@ export class SignalingModule {
           version: telemetry.version,
         }),
         EventStoreModule.forRoot(eventStoreConnection(config)),
-        AuditModule.forRoot(),
+        // Checkpoint private keys are sealed under the master key, like every other secret.
+        AuditModule.forRoot({
+          cipher: resolveMasterKey(config.keys, (message) => telemetry.logger.warn(message)),
+        }),
         SignalingRedisModule,
         KeysModule.forRoot({ lifecycle: false }),
       ],

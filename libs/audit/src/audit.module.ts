@@ -12,13 +12,15 @@ import { CONFIG, Secret, type Config } from '@sscontrol/config';
 import { EVENT_STORE, type EventStore } from '@sscontrol/event-store';
 import { HealthChecks, LOGGER, Metrics, sscontrolVersion } from '@sscontrol/telemetry';
 import { AuditRecorder } from './audit-recorder.js';
-import { CheckpointKeys } from './checkpoint-keys.js';
+import { CheckpointKeys, type SecretCipher } from './checkpoint-keys.js';
 import { CheckpointSealer } from './checkpoint-sealer.js';
 
 /** Options of {@link AuditModule.forRoot}. */
 export interface AuditModuleOptions {
   /** Run a checkpoint sealer in this process. Default true. */
   readonly seal?: boolean;
+  /** Seals checkpoint private keys at rest (the master key). Default: plain files, mode 0600. */
+  readonly cipher?: SecretCipher;
 }
 
 /** Records the process's start and stop, seals checkpoints, and reports audit health. */
@@ -160,7 +162,7 @@ export class AuditModule {
             new CheckpointSealer(
               store,
               recorder,
-              new CheckpointKeys(config.audit.keysDir, store.info.storeId),
+              new CheckpointKeys(config.audit.keysDir, store.info.storeId, options.cipher),
               config.audit.anchorDir,
               {
                 everyEvents: config.audit.checkpointEveryEvents,

@@ -29,9 +29,23 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+/**
+ * An error of a library this one cannot import (it depends on this one, e.g. the keys library)
+ * that knows its own exit status.
+ */
+export interface WithExitCode {
+  readonly exitCode: ExitCode;
+}
+
+function hasExitCode(error: unknown): error is WithExitCode {
+  const code = (error as { exitCode?: unknown } | null)?.exitCode;
+  return typeof code === 'number' && Object.values(ExitCode).includes(code);
+}
+
 /** The exit status for an error, by its typed code. */
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof UsageError) return ExitCode.Usage;
+  if (hasExitCode(error)) return error.exitCode;
   if (isConfigError(error)) {
     switch (error.code) {
       case ConfigErrorCode.Invalid:

@@ -23,7 +23,7 @@ export type {
 } from './audit-recorder.js';
 export { AnchorLog } from './anchor-log.js';
 export { CheckpointKeys } from './checkpoint-keys.js';
-export type { CheckpointPublicKey } from './checkpoint-keys.js';
+export type { CheckpointPublicKey, SecretCipher } from './checkpoint-keys.js';
 export {
   checkpointKeyId,
   checkpointSigningPayload,
@@ -39,4 +39,5 @@ export type { VerifyAuditTrailOptions, VerifyFailure, VerifyReport } from './aud
 export { AuditModule } from './audit.module.js';
 export type { AuditModuleOptions } from './audit.module.js';
 export { ExitCode, UsageError, exitCodeFor } from './exit-codes.js';
+export type { WithExitCode } from './exit-codes.js';
 export { runService } from './run-service.js';

@@ -389,7 +389,7 @@ export const SETTINGS = {
     schema: duration('10m', 0, 30 * 86_400_000),
     expected: 'a duration such as 90s, 10m, 2h, 1d (at most 30d)',
     description:
-      'How long a replaced client-token key or operator API key keeps verifying after a rotation without `--grace`/`--immediate`.',
+      'How long a replaced client-token key, operator API key or Redis password keeps working after a rotation without `--grace`/`--immediate` (the TURN secret uses TURN_CREDENTIAL_TTL).',
     defaultShown: '10m',
     usedBy: ['all'],
   }),

@@ -225,6 +225,28 @@ describe('KeyManager (file key store, SQLite audit trail, coturn secret set in a
     });
   });
 
+  it('does not need coturn for changes that do not touch the TURN secret', async () => {
+    await redis.stop();
+    try {
+      const issued = await manager.createApiKey(
+        { label: 'while-redis-down', role: 'auditor' },
+        context,
+      );
+      expect(authenticateApiKey(ring, issued.apiKey).role).toBe('auditor');
+      await manager.rotate({ kinds: ['client-token'] }, context);
+    } finally {
+      await redis.restart();
+    }
+  });
+
+  it('--immediate also cuts off keys still in an earlier grace period', async () => {
+    const first = ring.requireActive('client-token').record.id;
+    await manager.rotate({ kinds: ['client-token'] }, context);
+    expect(ring.statusOf(first)).toBe('retiring');
+    await manager.rotate({ kinds: ['client-token'], immediate: true }, context);
+    expect(ring.statusOf(first)).toBe('revoked');
+  });
+
   it('revokes token ids until they expire, then forgets them', async () => {
     const tokens = new ClientTokens(ring);
     const t = await tokens.mint({
@@ -245,6 +267,10 @@ describe('KeyManager (file key store, SQLite audit trail, coturn secret set in a
       reason: 'lost',
     });
     clock += 61_000;
+    await manager.sweep(context);
+    // Kept for the largest clock skew a verifier may allow, then forgotten.
+    expect(ring.document!.revokedTokens).toHaveLength(1);
+    clock += 5 * 60_000;
     await manager.sweep(context);
     expect(ring.document!.revokedTokens).toEqual([]);
   });

@@ -24,6 +24,12 @@ export interface SecretApplier {
   apply(secrets: readonly string[]): Promise<void>;
 }
 
+/** Kinds of the keys a change adds or alters. */
+function touchedKinds(before: RingDocument | null, after: RingDocument): Set<KeyKind> {
+  const old = new Map((before?.keys ?? []).map((k) => [k.id, JSON.stringify(k)]));
+  return new Set(after.keys.filter((k) => old.get(k.id) !== JSON.stringify(k)).map((k) => k.kind));
+}
+
 /**
  * Audit records of a change, queued while the change is computed and recorded (in order, each
  * durable) once dependent systems accepted it and before the ring is written.
@@ -105,6 +111,11 @@ export interface RotationResult {
 }
 
 const ROTATION_ORDER: readonly KeyKind[] = KEY_KINDS;
+/**
+ * A revoked token id is kept past the token's expiry by the largest clock skew a verifier may
+ * tolerate (CLIENT_TOKEN_CLOCK_SKEW ≤ 5 min): until then a verifier could still accept it.
+ */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 const GENERATED = new Set<KeyKind>(['client-token', 'turn-secret', 'redis-password']);
 
 /**
@@ -208,6 +219,10 @@ export class KeyManager {
       if (current) doc.keys.push(this.generate(kind, null, Buffer.from(current, 'utf8')));
     }
     const replaced = doc.keys.filter((k) => k.kind === kind && statusAt(k, now) === 'active');
+    // --immediate cuts off everything old of the kind, including keys still in an earlier grace.
+    const stillRetiring = immediate
+      ? doc.keys.filter((k) => k.kind === kind && statusAt(k, now) === 'retiring')
+      : [];
     const created: KeyRecord[] = [];
     const apiKeys: IssuedApiKey[] = [];
 
@@ -240,6 +255,7 @@ export class KeyManager {
         old.retireAt = new Date(now + graceMs).toISOString();
       }
     }
+    for (const old of stillRetiring) old.revokedAt = at;
     doc.keys.push(...created);
 
     for (const key of created) {
@@ -266,11 +282,13 @@ export class KeyManager {
       );
     }
     if (immediate) {
-      for (const old of replaced) await this.recordRevoked(audit, old, request.reason, context);
+      for (const old of [...replaced, ...stillRetiring]) {
+        await this.recordRevoked(audit, old, request.reason, context);
+      }
     }
     return {
       kind,
-      replaced: replaced.map((k) => keyInfo(k, now)),
+      replaced: [...replaced, ...stillRetiring].map((k) => keyInfo(k, now)),
       created: created.map((k) => keyInfo(k, now)),
       graceMs,
       immediate,
@@ -293,6 +311,13 @@ export class KeyManager {
       if (!key) throw new KeysError(KeysErrorCode.KeyNotFound, `no key ${keyId}`);
       if (key.revokedAt) {
         throw new KeysError(KeysErrorCode.KeyNotUsable, `key ${keyId} is already revoked`);
+      }
+      if (key.kind === 'audit-checkpoint') {
+        // Its signatures must stay verifiable; what can be done is to stop signing with it.
+        throw new KeysError(
+          KeysErrorCode.InvalidRequest,
+          'an audit checkpoint key is not revoked but replaced: sscontrol keys rotate --kind audit-checkpoint',
+        );
       }
       const wasActive = statusAt(key, this.now()) === 'active';
       key.revokedAt = new Date(this.now()).toISOString();
@@ -390,7 +415,9 @@ export class KeyManager {
         keys: (doc?.keys ?? []).filter(
           (k) => k.retireAt && !k.retiredAt && !k.revokedAt && Date.parse(k.retireAt) <= now,
         ),
-        tokens: (doc?.revokedTokens ?? []).some((t) => Date.parse(t.expiresAt) < now),
+        tokens: (doc?.revokedTokens ?? []).some(
+          (t) => Date.parse(t.expiresAt) + MAX_CLOCK_SKEW_MS < now,
+        ),
       };
     };
     const pending = due(this.keyring.document);
@@ -406,7 +433,9 @@ export class KeyManager {
           context,
         );
       }
-      doc.revokedTokens = doc.revokedTokens.filter((t) => Date.parse(t.expiresAt) >= now);
+      doc.revokedTokens = doc.revokedTokens.filter(
+        (t) => Date.parse(t.expiresAt) + MAX_CLOCK_SKEW_MS >= now,
+      );
       return { retired: keys.map((k) => keyInfo(k, now)) };
     });
   }
@@ -435,6 +464,7 @@ export class KeyManager {
     change: (doc: RingDocument, audit: DeferredAudit) => Promise<T>,
   ): Promise<T> {
     let written: RingDocument | null = null;
+    let touched = new Set<KeyKind>();
     const result = await this.keyring.store.update(async (current) => {
       const doc: RingDocument = current
         ? structuredClone(current)
@@ -457,9 +487,14 @@ export class KeyManager {
       const audit = new DeferredAudit(this.options.recorder);
       const value = await change(doc, audit);
       if (JSON.stringify(doc) === before) return { next: null, result: value };
-      const union = this.acceptedSecrets(current);
+      // Only systems whose keys this change touches are updated (and may fail it); drift in the
+      // others is the periodic reconcile's business.
+      touched = touchedKinds(current, doc);
+      const accepted = this.acceptedSecrets(current);
+      const union = new Map<SecretApplier['kind'], string[]>();
       for (const [kind, secrets] of this.acceptedSecrets(doc)) {
-        union.set(kind, [...new Set([...(union.get(kind) ?? []), ...secrets])]);
+        if (!touched.has(kind)) continue;
+        union.set(kind, [...new Set([...(accepted.get(kind) ?? []), ...secrets])]);
       }
       await this.applySecrets(union, options.strict);
       await audit.flush();
@@ -470,7 +505,9 @@ export class KeyManager {
     });
     if (written) {
       this.keyring.apply(written);
-      await this.applySecrets(this.acceptedSecrets(written), false);
+      const after = this.acceptedSecrets(written);
+      for (const kind of after.keys()) if (!touched.has(kind)) after.delete(kind);
+      await this.applySecrets(after, false);
     }
     return result;
   }

@@ -27,7 +27,7 @@ export function resolveMasterKey(
   warn?: (message: string) => void,
 ): MasterKey {
   if (keys.masterKey) return MasterKey.parse(keys.masterKey.reveal());
-  if (keys.masterKeyFile) return MasterKey.parse(readKeyFile(keys.masterKeyFile));
+  if (keys.masterKeyFile) return MasterKey.parse(registered(readKeyFile(keys.masterKeyFile)));
   const file = keys.generatedMasterKeyFile;
   if (!file) {
     throw new KeysError(
@@ -50,7 +50,13 @@ export function resolveMasterKey(
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   }
-  return MasterKey.parse(readKeyFile(file));
+  return MasterKey.parse(registered(readKeyFile(file)));
+}
+
+/** A master key read from a file is a secret like one from the environment: scrubbed from logs. */
+function registered(text: string): string {
+  Secret.registry.add(text.trim());
+  return text;
 }
 
 function readKeyFile(file: string): string {
@@ -88,13 +94,16 @@ export interface KeysRuntimeOptions {
 
 function redisClient(url: string, name: string): Redis {
   // lazyConnect: the first command connects, so a password set right after construction counts.
-  return new Redis(url, {
+  const client = new Redis(url, {
     lazyConnect: true,
     connectionName: name,
     maxRetriesPerRequest: 1,
     connectTimeout: 5000,
     retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 10), 5000),
   });
+  // Failures surface through the commands that need Redis (as secret_sync_failed and the like).
+  client.on('error', () => undefined);
+  return client;
 }
 
 /**
@@ -293,21 +302,34 @@ export class KeysRuntime {
     void this.followRedisPassword();
   }
 
+  private followRetry: NodeJS.Timeout | null = null;
+
   private async followRedisPassword(): Promise<void> {
     const active = this.keyring.active('redis-password');
     if (!active) return;
     const password = active.material.toString('utf8');
+    let failed = false;
     for (const client of this.followers) {
       if (client.options.password === password || client.status === 'end') continue;
-      await applyPassword(client, password).catch((error: unknown) =>
+      await applyPassword(client, password).catch((error: unknown) => {
+        failed = true;
         this.warn(
-          `could not switch a Redis connection to the rotated password (it keeps the old one until the next try): ${(error as Error).message}`,
-        ),
-      );
+          `could not switch a Redis connection to the rotated password (retrying every second): ${(error as Error).message}`,
+        );
+      });
+    }
+    // A connection that was down keeps the old password for its reconnects until switched.
+    if (failed && !this.followRetry) {
+      this.followRetry = setTimeout(() => {
+        this.followRetry = null;
+        void this.followRedisPassword();
+      }, 1000);
+      this.followRetry.unref();
     }
   }
 
   async close(): Promise<void> {
+    if (this.followRetry) clearTimeout(this.followRetry);
     this.keyring.close();
     for (const close of this.owned) await close().catch(() => undefined);
   }

@@ -1,3 +1,5 @@
+import { ExitCode, type WithExitCode } from '@sscontrol/audit';
+
 /**
  * Codes of {@link KeysError}. Every code an operator or client can see is listed, with its
  * meaning, in docs/keys.md; transports map them with an exhaustive switch (HTTP status, WebSocket
@@ -20,7 +22,7 @@ export enum KeysErrorCode {
   KeyStoreUnsuitable = 'key_store_unsuitable',
   /** No key with that id. */
   KeyNotFound = 'key_not_found',
-  /** The key is already revoked or retired: the operation does not apply. */
+  /** The key is already revoked: the operation does not apply. */
   KeyNotUsable = 'key_not_usable',
   /** No active key of the kind: the ring is not initialised (`sscontrol init`). */
   NoActiveKey = 'no_active_key',
@@ -59,8 +61,10 @@ export enum KeysErrorCode {
 }
 
 /** Base class of the keys library's errors. Messages never contain secret material. */
-export class KeysError extends Error {
+export class KeysError extends Error implements WithExitCode {
   override readonly name = 'KeysError';
+  /** The process exit status for this error (CLI commands and services that cannot start). */
+  readonly exitCode: ExitCode;
 
   constructor(
     readonly code: KeysErrorCode,
@@ -68,6 +72,43 @@ export class KeysError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.exitCode = exitCodeOfKeysError(code);
+  }
+}
+
+/** Exit status of a keys error code (exhaustive; documented in docs/cli.md). */
+export function exitCodeOfKeysError(code: KeysErrorCode): ExitCode {
+  switch (code) {
+    case KeysErrorCode.InvalidRequest:
+    case KeysErrorCode.KeyNotFound:
+    case KeysErrorCode.KeyNotUsable:
+    case KeysErrorCode.KeyStoreUnsuitable:
+      return ExitCode.Usage;
+    case KeysErrorCode.KeyStoreUnavailable:
+    case KeysErrorCode.SecretSyncFailed:
+    case KeysErrorCode.NoActiveKey:
+      return ExitCode.Unavailable;
+    case KeysErrorCode.KeyStoreBusy:
+      return ExitCode.Conflict;
+    case KeysErrorCode.MasterKeyMissing:
+    case KeysErrorCode.MasterKeyInvalid:
+    case KeysErrorCode.MasterKeyMismatch:
+    case KeysErrorCode.KeyStoreCorrupt:
+      return ExitCode.Config;
+    case KeysErrorCode.TokenMalformed:
+    case KeysErrorCode.TokenAlgorithmRefused:
+    case KeysErrorCode.TokenKeyUnknown:
+    case KeysErrorCode.TokenKeyRevoked:
+    case KeysErrorCode.TokenKeyRetired:
+    case KeysErrorCode.TokenSignatureInvalid:
+    case KeysErrorCode.TokenExpired:
+    case KeysErrorCode.TokenNotYetValid:
+    case KeysErrorCode.TokenRevoked:
+    case KeysErrorCode.TokenClaimsInvalid:
+    case KeysErrorCode.ApiKeyInvalid:
+    case KeysErrorCode.ApiKeyRevoked:
+    case KeysErrorCode.ApiKeyExpired:
+      return ExitCode.IntegrityFailure;
   }
 }
 

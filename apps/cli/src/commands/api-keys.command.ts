@@ -45,17 +45,20 @@ export class ApiKeysCreateCommand extends CommandRunner {
       'api-keys create',
     );
     const keys = await this.context.keys();
-    const issued = await keys.manager.createApiKey(o, {
-      actor: this.context.actor(),
-      correlationId: this.context.requestId,
-    });
+    const issued = await this.context.attempt('api-keys.create', undefined, () =>
+      keys.manager.createApiKey(o, {
+        actor: this.context.actor(),
+        correlationId: this.context.requestId,
+      }),
+    );
+    // The key exists nowhere else: print it before anything that could still fail.
+    process.stdout.write(
+      `API key ${issued.key.id} for "${o.label}" (${o.role}); shown once, store it now:\n${issued.apiKey}\n`,
+    );
     await this.context.recordAction('api-keys.create', 'succeeded', {
       target: `key:${issued.key.id}`,
       parameters: { label: o.label, role: o.role },
     });
-    process.stdout.write(
-      `API key ${issued.key.id} for "${o.label}" (${o.role}); shown once, store it now:\n${issued.apiKey}\n`,
-    );
   }
 }
 
@@ -101,10 +104,12 @@ export class ApiKeysRevokeCommand extends CommandRunner {
       'api-keys revoke',
     );
     const keys = await this.context.keys();
-    const key = await keys.manager.revokeKey(keyId, o.reason, {
-      actor: this.context.actor(),
-      correlationId: this.context.requestId,
-    });
+    const key = await this.context.attempt('api-keys.revoke', `key:${keyId}`, () =>
+      keys.manager.revokeKey(keyId, o.reason, {
+        actor: this.context.actor(),
+        correlationId: this.context.requestId,
+      }),
+    );
     await this.context.recordAction('api-keys.revoke', 'succeeded', { target: `key:${keyId}` });
     process.stdout.write(`API key ${key.id} (${key.label ?? ''}) revoked\n`);
   }

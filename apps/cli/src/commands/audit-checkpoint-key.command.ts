@@ -19,7 +19,11 @@ export class AuditCheckpointKeyCommand extends CommandRunner {
     switch (action) {
       case 'show': {
         const store = await this.context.store();
-        const key = new CheckpointKeys(config.audit.keysDir, store.info.storeId).active().public;
+        const key = new CheckpointKeys(
+          config.audit.keysDir,
+          store.info.storeId,
+          this.context.masterKey(),
+        ).active().public;
         process.stdout.write(`# ${key.keyId} sha256:${key.fingerprint}\n${key.publicKey}`);
         return;
       }

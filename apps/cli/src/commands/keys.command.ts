@@ -66,6 +66,16 @@ export function keysTable(keys: readonly KeyInfo[]): string {
     .join('\n')}\n`;
 }
 
+/** What an immediate revocation does beyond the ring, per kind. */
+const IMMEDIATE_EFFECT: Record<KeyKind, string> = {
+  'client-token': ': gateways disconnect every client that authenticated with it',
+  'turn-secret':
+    ": removed from coturn's secret set (new allocations refused; relays already allocated run until they end)",
+  'operator-api': ': the control API refuses it',
+  'redis-password': ': removed from the Redis ACL user (processes already use the new one)',
+  'audit-checkpoint': '',
+};
+
 function describeRotation(r: RotationResult): string {
   if (r.skipped) return `${r.kind}: not rotated: ${r.skipped}`;
   const lines = [
@@ -74,7 +84,7 @@ function describeRotation(r: RotationResult): string {
   for (const old of r.replaced) {
     lines.push(
       r.immediate
-        ? `  ${old.id} revoked now: its clients are disconnected`
+        ? `  ${old.id} revoked now${IMMEDIATE_EFFECT[r.kind]}`
         : r.kind === 'audit-checkpoint'
           ? `  ${old.id} retired (its signatures stay verifiable)`
           : `  ${old.id} keeps verifying until ${old.retireAt} (grace ${Math.round(r.graceMs / 1000)} s)`,
@@ -222,15 +232,16 @@ export class KeysRotateCommand extends CommandRunner {
         .catch(() => undefined);
       throw error;
     }
-    await this.context.recordAction('keys.rotate', 'succeeded', {
-      target: `kinds:${kinds.join(',')}`,
-      parameters,
-    });
+    // New API keys exist nowhere else: print them before anything that could still fail.
     process.stdout.write(
       o.json
         ? `${JSON.stringify({ rotations: results }, null, 2)}\n`
         : `${results.map(describeRotation).join('\n')}\n`,
     );
+    await this.context.recordAction('keys.rotate', 'succeeded', {
+      target: `kinds:${kinds.join(',')}`,
+      parameters,
+    });
   }
 }
 
@@ -258,10 +269,12 @@ export class KeysRevokeCommand extends CommandRunner {
       'keys revoke',
     );
     const keys = await this.context.keys();
-    const key = await keys.manager.revokeKey(keyId, o.reason, {
-      actor: this.context.actor(),
-      correlationId: this.context.requestId,
-    });
+    const key = await this.context.attempt('keys.revoke', `key:${keyId}`, () =>
+      keys.manager.revokeKey(keyId, o.reason, {
+        actor: this.context.actor(),
+        correlationId: this.context.requestId,
+      }),
+    );
     await this.context.recordAction('keys.revoke', 'succeeded', {
       target: `key:${keyId}`,
       ...(o.reason ? { parameters: { reason: o.reason } } : {}),
@@ -312,9 +325,11 @@ export class KeysRevokeTokenCommand extends CommandRunner {
     const expiresAt = o.expiresAt
       ? new Date(o.expiresAt)
       : new Date(Date.now() + keys.config.keys.clientTokenMaxTtlMs);
-    await keys.manager.revokeToken(
-      { tokenId, expiresAt, ...(o.reason ? { reason: o.reason } : {}) },
-      { actor: this.context.actor(), correlationId: this.context.requestId },
+    await this.context.attempt('tokens.revoke', `token:${tokenId}`, () =>
+      keys.manager.revokeToken(
+        { tokenId, expiresAt, ...(o.reason ? { reason: o.reason } : {}) },
+        { actor: this.context.actor(), correlationId: this.context.requestId },
+      ),
     );
     await this.context.recordAction('tokens.revoke', 'succeeded', { target: `token:${tokenId}` });
     process.stdout.write(`token ${tokenId} revoked until ${expiresAt.toISOString()}\n`);
@@ -373,12 +388,14 @@ export class KeysMintTokenCommand extends CommandRunner {
       'keys mint-token',
     );
     const keys = await this.context.keys();
-    const minted = await keys.tokens.mint({
-      subject: o.subject,
-      role: o.role,
-      sessions: o.session,
-      ttlSeconds: Math.floor((o.ttl ?? keys.config.keys.clientTokenTtlMs) / 1000),
-    });
+    const minted = await this.context.attempt('tokens.mint', `subject:${o.subject}`, () =>
+      keys.tokens.mint({
+        subject: o.subject,
+        role: o.role,
+        sessions: o.session,
+        ttlSeconds: Math.floor((o.ttl ?? keys.config.keys.clientTokenTtlMs) / 1000),
+      }),
+    );
     await this.context.recordAction('tokens.mint', 'succeeded', {
       target: `token:${minted.tokenId}`,
       parameters: {

@@ -47,7 +47,10 @@ export class ApiKeysController {
     @Req() req: OperatorRequest,
     @Res({ passthrough: true }) res: { locals: Record<string, unknown> },
   ) {
-    const note: AuditNote = { parameters: { label: body.label, role: body.role } };
+    const note: AuditNote = {
+      parameters: { label: body.label, role: body.role },
+      changeRecorded: true,
+    };
     res.locals[AUDIT_NOTE] = note;
     const issued = await this.keys.manager.createApiKey(body, operatorContext(req));
     note.target = `key:${issued.key.id}`;

@@ -57,6 +57,7 @@ export class KeysController {
         ...(body.reason ? { reason: body.reason } : {}),
       },
     } satisfies AuditNote;
+    (res.locals[AUDIT_NOTE] as AuditNote).changeRecorded = true;
     const rotations = await this.keys.manager.rotate(
       {
         kinds,

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ENDPOINTS, responses, type Endpoint } from './endpoints.js';
 
 const ERROR_STATUSES: Record<string, string> = {
-  '400': 'invalid_json, invalid_body, unknown_field, invalid_request',
+  '400': 'invalid_json, invalid_body, unknown_field, invalid_request, key_store_unsuitable',
   '401': 'key_missing, api_key_invalid, api_key_revoked, api_key_expired',
   '403': 'forbidden: the role may not call this endpoint',
   '404': 'key_not_found, not_found',
@@ -10,6 +10,8 @@ const ERROR_STATUSES: Record<string, string> = {
   '413': 'body_too_large',
   '415': 'unsupported_media_type: send application/json',
   '429': 'throttled: too many failed authentications from this address (Retry-After)',
+  '500':
+    'internal_error, master_key_missing, master_key_invalid, master_key_mismatch, key_store_corrupt',
   '503':
     'audit_unavailable, key_store_unavailable, key_store_busy, secret_sync_failed, no_active_key',
 };

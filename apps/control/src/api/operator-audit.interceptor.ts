@@ -6,7 +6,9 @@ import {
   type NestInterceptor,
 } from '@nestjs/common';
 import { from, lastValueFrom, type Observable } from 'rxjs';
+import type { Logger } from 'pino';
 import { AuditRecorder } from '@sscontrol/audit';
+import { LOGGER } from '@sscontrol/telemetry';
 import { toApiError } from './api-errors.js';
 import { clientIp, type OperatorRequest } from './operator-request.js';
 
@@ -14,6 +16,13 @@ import { clientIp, type OperatorRequest } from './operator-request.js';
 export interface AuditNote {
   target?: string;
   parameters?: Record<string, string | number | boolean | null>;
+  /**
+   * The change itself was already recorded durably (key events) before it took effect, and the
+   * response carries secrets that exist nowhere else (new API keys): if the closing
+   * operator.actionPerformed cannot be recorded, the response is still sent (and the failure
+   * logged) rather than losing the only copy of keys that are already valid.
+   */
+  changeRecorded?: boolean;
 }
 
 /** Handlers put their {@link AuditNote} here (`res.locals.audit`). */
@@ -26,7 +35,10 @@ export const AUDIT_NOTE = 'audit';
  */
 @Injectable()
 export class OperatorAuditInterceptor implements NestInterceptor {
-  constructor(@Inject(AuditRecorder) private readonly recorder: AuditRecorder) {}
+  constructor(
+    @Inject(AuditRecorder) private readonly recorder: AuditRecorder,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const req = context.switchToHttp().getRequest<OperatorRequest>();
@@ -72,7 +84,16 @@ export class OperatorAuditInterceptor implements NestInterceptor {
           );
           throw error;
         }
-        await record('succeeded');
+        try {
+          await record('succeeded');
+        } catch (error) {
+          const note = (res.locals[AUDIT_NOTE] ?? {}) as AuditNote;
+          if (!note.changeRecorded) throw error;
+          this.logger.error(
+            { err: error, requestId: req.requestId, action: endpoint.action },
+            'operator action done and its key events recorded, but operator.actionPerformed could not be recorded',
+          );
+        }
         return value;
       })(),
     );

@@ -39,7 +39,8 @@ export function offeredToken(req: IncomingMessage): string | undefined {
   const fromProtocol = protocols.find((p) => p.startsWith(TOKEN_PROTOCOL));
   if (fromProtocol) return fromProtocol.slice(TOKEN_PROTOCOL.length);
   const auth = req.headers.authorization;
-  return auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+  // The scheme is case-insensitive (RFC 7235 §2.1).
+  return /^bearer\s+(\S+)\s*$/i.exec(auth ?? '')?.[1];
 }
 
 function clientIp(req: IncomingMessage): string {
