@@ -2,7 +2,14 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { AuditErrorCode, AuditRecorder, decodeAuditEvent } from '@sscontrol/audit';
 import { createSqliteEventStore, type EventStore } from '@sscontrol/event-store';
-import { collect, startRedisServer, tempDir, type TestRedisServer } from '@sscontrol/testing';
+import {
+  collect,
+  startRedisServer,
+  startTurnServer,
+  tempDir,
+  turnAllocate,
+  type TestRedisServer,
+} from '@sscontrol/testing';
 import { authenticateApiKey } from './api-keys.js';
 import { ClientTokens } from './client-tokens.js';
 import { FileKeyStore } from './file-key-store.js';
@@ -11,6 +18,7 @@ import { Keyring } from './keyring.js';
 import { KeysErrorCode } from './keys.errors.js';
 import { MasterKey } from './master-key.js';
 import { RedisKeyStore } from './redis-key-store.js';
+import { turnRestCredential } from './turn-credentials.js';
 import { TurnSecretSet } from './turn-secret-set.js';
 
 const source = { service: 'cli' as const, instance: 'test', version: '0.0.0' };
@@ -147,6 +155,28 @@ describe('KeyManager (file key store, SQLite audit trail, coturn secret set in a
     await manager.sweep(context);
     expect(await turnSet.has(oldSecret)).toBe(false);
     expect(await turnSet.count()).toBe(1);
+  });
+
+  it('TURN rotation against a real turnserver: old credentials work during the grace and fail after it', async () => {
+    const turn = await startTurnServer({ redisPort: redis.port, realm: 'sscontrol.test' });
+    try {
+      const allocate = (secret: Buffer) => {
+        const { username, credential } = turnRestCredential(secret, 'peer-1', 600);
+        return turnAllocate({ host: turn.host, port: turn.port, username, credential });
+      };
+      const old = ring.requireActive('turn-secret').material;
+      expect(await allocate(old)).toMatchObject({ ok: true });
+      await manager.rotate({ kinds: ['turn-secret'] }, context);
+      const fresh = ring.requireActive('turn-secret').material;
+      expect(await allocate(old)).toMatchObject({ ok: true });
+      expect(await allocate(fresh)).toMatchObject({ ok: true });
+      clock += GRACE;
+      await manager.sweep(context);
+      expect(await allocate(old)).toMatchObject({ ok: false, errorCode: 401 });
+      expect(await allocate(fresh)).toMatchObject({ ok: true });
+    } finally {
+      await turn.stop();
+    }
   });
 
   it('--immediate revokes at once, records it, and removes the TURN secret now', async () => {
