@@ -59,3 +59,41 @@ export function assertNextVersion(current: RingDocument | null, next: RingDocume
     );
   }
 }
+
+/**
+ * The listeners of a store's `watch`: each call gets its own entry (watching twice with one
+ * function needs two unsubscribes); the store's watching machinery runs while any is registered.
+ */
+export class ChangeListeners {
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    private readonly start: () => void,
+    private readonly stop: () => void,
+  ) {}
+
+  add(listener: () => void): () => void {
+    const entry = () => listener();
+    if (this.listeners.size === 0) this.start();
+    this.listeners.add(entry);
+    return () => {
+      if (this.listeners.delete(entry) && this.listeners.size === 0) this.stop();
+    };
+  }
+
+  /** Tells every listener; one listener's failure is its own, the others still hear of it. */
+  notify(): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener();
+      } catch {
+        // ignored: see above
+      }
+    }
+  }
+
+  clear(): void {
+    if (this.listeners.size > 0) this.stop();
+    this.listeners.clear();
+  }
+}

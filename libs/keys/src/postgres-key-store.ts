@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { KeysError, KeysErrorCode } from './keys.errors.js';
 import {
+  ChangeListeners,
   assertNextVersion,
   parseRingDocument,
   type KeyStore,
@@ -57,7 +58,12 @@ export class PostgresKeyStore implements KeyStore {
   private readonly table: string;
   private readonly lockName: string;
   private readonly channel: string;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new ChangeListeners(
+    () => {
+      this.watcher ??= this.startWatching();
+    },
+    () => this.stopWatching(),
+  );
   private watcher: Watcher | null = null;
   /** Version last seen by the watcher (-1: unknown yet, 0: no document). */
   private seen = -1;
@@ -162,14 +168,7 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   watch(listener: () => void): () => void {
-    // Each call gets its own entry, so watching twice with one function needs two unsubscribes.
-    const entry = () => listener();
-    this.listeners.add(entry);
-    this.watcher ??= this.startWatching();
-    return () => {
-      this.listeners.delete(entry);
-      if (this.listeners.size === 0) this.stopWatching();
-    };
+    return this.listeners.add(listener);
   }
 
   private startWatching(): Watcher {
@@ -261,18 +260,11 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   private notify(): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        listener();
-      } catch {
-        // a listener's failure is its own; the others still hear of the change
-      }
-    }
+    this.listeners.notify();
   }
 
   async close(): Promise<void> {
     this.listeners.clear();
-    this.stopWatching();
   }
 
   private async run<T>(what: string, query: () => Promise<T>): Promise<T> {

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { KeysError, KeysErrorCode } from './keys.errors.js';
 import {
+  ChangeListeners,
   assertNextVersion,
   parseRingDocument,
   type KeyStore,
@@ -66,7 +67,12 @@ export class RedisKeyStore implements KeyStore {
   private readonly key: string;
   private readonly lockKey: string;
   private readonly channel: string;
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new ChangeListeners(
+    () => {
+      this.watcher ??= this.startWatching();
+    },
+    () => this.stopWatching(),
+  );
   private watcher: { subscriber: Redis; timer: NodeJS.Timeout } | null = null;
   /** Version last seen by the watcher (-1: unknown yet, 0: no document). */
   private seen: number | string = -1;
@@ -141,14 +147,7 @@ export class RedisKeyStore implements KeyStore {
   }
 
   watch(listener: () => void): () => void {
-    // Each call gets its own entry, so watching twice with one function needs two unsubscribes.
-    const entry = () => listener();
-    this.listeners.add(entry);
-    this.watcher ??= this.startWatching();
-    return () => {
-      this.listeners.delete(entry);
-      if (this.listeners.size === 0) this.stopWatching();
-    };
+    return this.listeners.add(listener);
   }
 
   private startWatching(): { subscriber: Redis; timer: NodeJS.Timeout } {
@@ -202,18 +201,11 @@ export class RedisKeyStore implements KeyStore {
   }
 
   private notify(): void {
-    for (const listener of [...this.listeners]) {
-      try {
-        listener();
-      } catch {
-        // a listener's failure is its own; the others still hear of the change
-      }
-    }
+    this.listeners.notify();
   }
 
   async close(): Promise<void> {
     this.listeners.clear();
-    this.stopWatching();
   }
 
   private async run<T>(what: string, command: () => Promise<T>): Promise<T> {

@@ -1,18 +1,9 @@
 import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
 import { z } from 'zod';
-import { UsageError } from '@sscontrol/audit';
 import { OPERATOR_ROLES } from '@sscontrol/keys';
 import { CliContext } from '../cli-context.service.js';
+import { parseOptions } from '../parse-options.js';
 import { keysTable } from './keys.command.js';
-
-function parse<T>(schema: z.ZodType<T>, raw: unknown, command: string): T {
-  const parsed = schema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  throw new UsageError(
-    `${command}: ${issue.path.length ? `--${issue.path.join('.')}: ` : ''}${issue.message}`,
-  );
-}
 
 @SubCommand({
   name: 'create',
@@ -39,7 +30,7 @@ export class ApiKeysCreateCommand extends CommandRunner {
   }
 
   async run(_params: string[], raw: Record<string, unknown>): Promise<void> {
-    const o = parse(
+    const o = parseOptions(
       z.strictObject({ label: z.string().min(1).max(100), role: z.enum(OPERATOR_ROLES) }),
       raw,
       'api-keys create',
@@ -93,12 +84,12 @@ export class ApiKeysRevokeCommand extends CommandRunner {
   }
 
   async run(params: string[], raw: Record<string, unknown>): Promise<void> {
-    const o = parse(
+    const o = parseOptions(
       z.strictObject({ reason: z.string().min(1).max(500).optional() }),
       raw,
       'api-keys revoke',
     );
-    const keyId = parse(
+    const keyId = parseOptions(
       z.string().regex(/^op_[a-z2-7]{16}$/, 'expected an API key id such as op_…'),
       params[0],
       'api-keys revoke',

@@ -1,19 +1,9 @@
 import { Command, CommandRunner, Option, SubCommand } from 'nest-commander';
 import { z } from 'zod';
-import { UsageError } from '@sscontrol/audit';
 import { parseDuration } from '@sscontrol/config';
 import { KEY_KINDS, type KeyInfo, type KeyKind, type RotationResult } from '@sscontrol/keys';
 import { CliContext } from '../cli-context.service.js';
-
-function parse<T>(schema: z.ZodType<T>, raw: unknown, command: string): T {
-  const parsed = schema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0]!;
-  const flag = issue.path.length
-    ? `--${String(issue.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
-    : '';
-  throw new UsageError(`${command}: ${flag ? `${flag}: ` : ''}${issue.message}`);
-}
+import { parseOptions } from '../parse-options.js';
 
 const duration = z.string().transform((v, ctx) => {
   const ms = parseDuration(v);
@@ -118,7 +108,7 @@ export class KeysListCommand extends CommandRunner {
   }
 
   async run(_params: string[], raw: Record<string, unknown>): Promise<void> {
-    const o = parse(
+    const o = parseOptions(
       z.strictObject({ kind: z.enum(KEY_KINDS).optional(), json: z.boolean().optional() }),
       raw,
       'keys list',
@@ -184,7 +174,7 @@ export class KeysRotateCommand extends CommandRunner {
   }
 
   async run(_params: string[], raw: Record<string, unknown>): Promise<void> {
-    const o = parse(
+    const o = parseOptions(
       z
         .strictObject({
           kind: kindList.optional(),
@@ -262,8 +252,8 @@ export class KeysRevokeCommand extends CommandRunner {
   }
 
   async run(params: string[], raw: Record<string, unknown>): Promise<void> {
-    const o = parse(z.strictObject({ reason: reason.optional() }), raw, 'keys revoke');
-    const keyId = parse(
+    const o = parseOptions(z.strictObject({ reason: reason.optional() }), raw, 'keys revoke');
+    const keyId = parseOptions(
       z.string().regex(/^[a-z]{2}_[0-9a-z]{10,40}$/, 'expected a key id such as ct_…'),
       params[0],
       'keys revoke',
@@ -308,7 +298,7 @@ export class KeysRevokeTokenCommand extends CommandRunner {
   }
 
   async run(params: string[], raw: Record<string, unknown>): Promise<void> {
-    const o = parse(
+    const o = parseOptions(
       z.strictObject({
         expiresAt: z.iso.datetime({ offset: true }).optional(),
         reason: reason.optional(),
@@ -316,7 +306,7 @@ export class KeysRevokeTokenCommand extends CommandRunner {
       raw,
       'keys revoke-token',
     );
-    const tokenId = parse(
+    const tokenId = parseOptions(
       z.string().regex(/^[\x21-\x7e]{1,200}$/, 'expected a token id'),
       params[0],
       'keys revoke-token',
@@ -376,7 +366,7 @@ export class KeysMintTokenCommand extends CommandRunner {
   }
 
   async run(_params: string[], raw: Record<string, unknown>): Promise<void> {
-    const o = parse(
+    const o = parseOptions(
       z.strictObject({
         subject: z.string(),
         role: z.enum(['host', 'controller']),
