@@ -7,6 +7,12 @@ import { CliModule } from './cli.module.js';
 import { ExitCode } from '@sscontrol/audit';
 import { cliExitCode } from './exit-code.js';
 
+// `sscontrol … | head` closes the pipe early: stop quietly, as Unix tools do, not with a stack.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(ExitCode.Ok);
+  throw error;
+});
+
 function fail(error: unknown): never {
   if (isConfigError(error)) for (const line of error.lines()) process.stderr.write(`${line}\n`);
   else process.stderr.write(`sscontrol: ${(error as Error).message ?? String(error)}\n`);
