@@ -1,5 +1,6 @@
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
+import { parseOnly } from './cell-process.js';
 import { loadTestEnvironment } from '@sscontrol/config';
 
 /** The append contenders, in the order the report lists them. */
@@ -115,15 +116,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     console.log(USAGE);
     process.exit(0);
   }
-  const only = values.only
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  for (const name of only ?? []) {
-    if (!(CONTENDERS as readonly string[]).includes(name)) {
-      throw new Error(`--only: unknown contender ${name}\n${USAGE}`);
-    }
-  }
+  const only = parseOnly(values.only, CONTENDERS, USAGE);
   const contenders = values['skip-appends']
     ? []
     : CONTENDERS.filter((c) => !only || only.includes(c));

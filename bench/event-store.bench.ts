@@ -5,7 +5,7 @@
 //                                 [--verify-events 1000000] [--skip-verify] [--no-docs]
 // Every cell runs in a child process of its own, on a fresh file, schema or database, dropped
 // afterwards. See bench/README.md.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -17,9 +17,9 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { openContender } from './append-contenders.js';
+import { log, runBench, spawnCell } from './cell-process.js';
 import { auditEvent, checkAuditEvent, eventBytes } from './audit-event.js';
 import { parseBenchOptions, type BenchOptions, type Contender } from './bench-options.js';
 import { closedLoop, type LoopResult } from './closed-loop.js';
@@ -68,12 +68,9 @@ type ChildResult =
     }
   | { readonly kind: 'verify'; readonly result: VerifyCellResult };
 
-const CHILD_FLAG = '--child';
-const RESULT_MARK = '@@bench-result ';
 const PG_CONTENDERS: readonly Contender[] = ['postgres', 'emmett', 'postgres-floor'];
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-const log = (line: string) => process.stderr.write(`${line}\n`);
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
 async function runChild(spec: ChildSpec): Promise<ChildResult> {
@@ -131,35 +128,6 @@ function snapshotCode(): { readonly entry: string; remove(): void } {
 
 let childEntry = fileURLToPath(import.meta.url);
 
-/** Runs one cell in a fresh Node process: own heap, own pools, no state left by other cells. */
-function spawnCell(spec: ChildSpec, timeoutMs: number): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [...process.execArgv, childEntry, CHILD_FLAG, JSON.stringify(spec)],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let result: ChildResult | null = null;
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.startsWith(RESULT_MARK))
-        result = JSON.parse(line.slice(RESULT_MARK.length)) as ChildResult;
-      else log(line);
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (result !== null && code === 0) resolve(result);
-      else
-        reject(
-          new Error(
-            `cell exited with ${signal ?? code}${signal === 'SIGKILL' ? ' (timed out)' : ''}`,
-          ),
-        );
-    });
-  });
-}
-
 /** The command line as npm runs it, and the node command it comes down to. */
 function commandLines(argv: readonly string[]): { npm: string; node: string } {
   const args = argv
@@ -212,7 +180,8 @@ async function runAppends(
           let run: AppendRun;
           try {
             await settle(options, usesPostgres);
-            const r = await spawnCell(
+            const r = await spawnCell<ChildSpec, ChildResult>(
+              childEntry,
               {
                 kind: 'append',
                 contender,
@@ -222,7 +191,7 @@ async function runAppends(
                 postgresUrl: options.postgresUrl,
                 dir: options.dir,
               },
-              cellTimeout,
+              { timeoutMs: cellTimeout },
             );
             if (r.kind !== 'append') throw new Error('unexpected child result');
             run = {
@@ -260,7 +229,8 @@ async function runVerify(options: BenchOptions, usesPostgres: boolean): Promise<
     log(`[verify] ${backend}: building a store of ${int(options.verifyEvents)} events`);
     try {
       await settle(options, usesPostgres);
-      const r = await spawnCell(
+      const r = await spawnCell<ChildSpec, ChildResult>(
+        childEntry,
         {
           kind: 'verify',
           backend,
@@ -272,7 +242,7 @@ async function runVerify(options: BenchOptions, usesPostgres: boolean): Promise<
           retries: options.retries,
           quietWaitSeconds: options.quietWaitSeconds,
         },
-        6 * 3600_000,
+        { timeoutMs: 6 * 3600_000 },
       );
       if (r.kind !== 'verify') throw new Error('unexpected child result');
       out.push(r.result);
@@ -362,21 +332,4 @@ async function main(): Promise<number> {
 }
 
 countDatabasesAsBench(BENCH_DATABASE, EMMETT_DATABASE);
-const childAt = process.argv.indexOf(CHILD_FLAG);
-if (childAt >= 0) {
-  const spec = JSON.parse(process.argv[childAt + 1] ?? '') as ChildSpec;
-  try {
-    const result = await runChild(spec);
-    process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`, () => process.exit(0));
-  } catch (error) {
-    log(`cell failed: ${(error as Error).stack ?? String(error)}`);
-    process.exit(1);
-  }
-} else {
-  try {
-    process.exitCode = await main();
-  } catch (error) {
-    log((error as Error).stack ?? String(error));
-    process.exitCode = 1;
-  }
-}
+await runBench(main, runChild);

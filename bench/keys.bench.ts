@@ -4,7 +4,6 @@
 //   npm run bench:keys -- [--seconds 5] [--warmup 1] [--reps 3] [--tokens 1000] [--cpu N|none]
 //                         [--in-flight 16] [--only LIST] [--no-docs]
 // Every cell runs in a child process of its own, pinned to one CPU. See bench/README.md.
-import { spawn } from 'node:child_process';
 import { createSecretKey, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import {
   cpSync,
@@ -18,7 +17,6 @@ import {
 } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { jwtVerify, type JWTVerifyOptions } from 'jose';
@@ -36,6 +34,7 @@ import {
   TOKEN_ISSUER,
   type ClientTokenRequest,
 } from '@sscontrol/keys';
+import { log, parseOnly, runBench, spawnCell } from './cell-process.js';
 import { closedLoop, type LoopResult } from './closed-loop.js';
 import { startCpuAccounting, waitForQuiet, type CpuShare } from './cpu-usage.js';
 
@@ -170,8 +169,6 @@ interface KeysBenchResults {
   readonly discardedRuns: readonly CellRun[];
 }
 
-const CHILD_FLAG = '--child';
-const RESULT_MARK = '@@bench-result ';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DOC_BEGIN = '<!-- bench:keys:begin -->';
 const DOC_END = '<!-- bench:keys:end -->';
@@ -185,7 +182,6 @@ const JOSE_OPTIONS: JWTVerifyOptions = {
 };
 const JOSE_REFUSED = 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED';
 
-const log = (line: string) => process.stderr.write(`${line}\n`);
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const signed = (n: number) => `${n >= 0 ? '+' : '−'}${Math.abs(n).toFixed(1)}`;
 const us = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -307,15 +303,7 @@ function parseOptions(argv: readonly string[]): KeysBenchOptions {
     console.log(USAGE);
     process.exit(0);
   }
-  const only = values.only
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  for (const name of only ?? []) {
-    if (!(CELL_IDS as readonly string[]).includes(name)) {
-      throw new Error(`--only: unknown cell ${name}\n${USAGE}`);
-    }
-  }
+  const only = parseOnly(values.only, CELL_IDS, USAGE);
   const cpus = os.cpus().length;
   let cpu: number | null = cpus - 1;
   if (values.cpu === 'none') cpu = null;
@@ -758,38 +746,6 @@ function snapshotCode(): { readonly entry: string; remove(): void } {
   return { entry, remove: () => rmSync(base, { recursive: true, force: true }) };
 }
 
-/** Runs one cell in a fresh Node process, pinned to one CPU when `cpu` is set. */
-function spawnCell(
-  entry: string,
-  spec: ChildSpec,
-  cpu: number | null,
-  timeoutMs: number,
-): Promise<ChildResult> {
-  const node = [process.execPath, ...process.execArgv, entry, CHILD_FLAG, JSON.stringify(spec)];
-  const [command, ...args] = cpu === null ? node : ['taskset', '-c', String(cpu), ...node];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let result: ChildResult | null = null;
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.startsWith(RESULT_MARK))
-        result = JSON.parse(line.slice(RESULT_MARK.length)) as ChildResult;
-      else log(line);
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      if (result !== null && code === 0) resolve(result);
-      else
-        reject(
-          new Error(
-            `cell exited with ${signal ?? code}${signal === 'SIGKILL' ? ' (timed out)' : ''}`,
-          ),
-        );
-    });
-  });
-}
-
 function describe(r: ChildResult): string {
   const cpu = r.cpu ? `; cpu % bench ${r.cpu.bench} other ${r.cpu.other}` : '';
   if (r.constantTime) {
@@ -824,7 +780,7 @@ async function measure(
         let run: CellRun;
         try {
           await waitForQuiet(options.maxForeignCpu / 2, options.quietWaitSeconds * 1000, log);
-          const r = await spawnCell(
+          const r = await spawnCell<ChildSpec, ChildResult>(
             entry,
             {
               cell,
@@ -833,8 +789,7 @@ async function measure(
               warmupSeconds: options.warmupSeconds,
               inFlight: options.inFlight,
             },
-            options.cpu,
-            timeout,
+            { timeoutMs: timeout, cpu: options.cpu },
           );
           run = { cell, rep, ...r };
           log(`${label}: ${describe(r)}`);
@@ -1143,21 +1098,4 @@ async function main(): Promise<number> {
   return runs.some((r) => r.error !== undefined) ? 1 : 0;
 }
 
-const childAt = process.argv.indexOf(CHILD_FLAG);
-if (childAt >= 0) {
-  const spec = JSON.parse(process.argv[childAt + 1] ?? '') as ChildSpec;
-  try {
-    const result = await runChild(spec);
-    process.stdout.write(`${RESULT_MARK}${JSON.stringify(result)}\n`, () => process.exit(0));
-  } catch (error) {
-    log(`cell failed: ${(error as Error).stack ?? String(error)}`);
-    process.exit(1);
-  }
-} else {
-  try {
-    process.exitCode = await main();
-  } catch (error) {
-    log((error as Error).stack ?? String(error));
-    process.exitCode = 1;
-  }
-}
+await runBench(main, runChild);
