@@ -66,6 +66,8 @@ export function assertNextVersion(current: RingDocument | null, next: RingDocume
  */
 export class ChangeListeners {
   private readonly listeners = new Set<() => void>();
+  /** Ring version last seen (-1: none yet since watching started; 0: no document). */
+  private seen: number | string = -1;
 
   constructor(
     private readonly start: () => void,
@@ -74,11 +76,30 @@ export class ChangeListeners {
 
   add(listener: () => void): () => void {
     const entry = () => listener();
-    if (this.listeners.size === 0) this.start();
+    if (this.listeners.size === 0) {
+      this.seen = -1;
+      this.start();
+    }
     this.listeners.add(entry);
     return () => {
       if (this.listeners.delete(entry) && this.listeners.size === 0) this.stop();
     };
+  }
+
+  /** A store's change message (the new version as text): listeners hear of it unless already seen. */
+  announced(payload: string): void {
+    const version = Number(payload);
+    if (Number.isInteger(version) && version === this.seen) return;
+    if (Number.isInteger(version)) this.seen = version;
+    this.notify();
+  }
+
+  /** The version a poll found: listeners hear of a change; the first poll only records it. */
+  observed(version: number | string): void {
+    if (this.listeners.size === 0) return;
+    const before = this.seen;
+    this.seen = version;
+    if (before !== -1 && before !== version) this.notify();
   }
 
   /** Tells every listener; one listener's failure is its own, the others still hear of it. */

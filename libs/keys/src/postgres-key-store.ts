@@ -65,8 +65,6 @@ export class PostgresKeyStore implements KeyStore {
     () => this.stopWatching(),
   );
   private watcher: Watcher | null = null;
-  /** Version last seen by the watcher (-1: unknown yet, 0: no document). */
-  private seen = -1;
 
   constructor(options: PostgresKeyStoreOptions) {
     if (!IDENT.test(options.schema)) {
@@ -172,7 +170,6 @@ export class PostgresKeyStore implements KeyStore {
   }
 
   private startWatching(): Watcher {
-    this.seen = -1;
     void this.check();
     const timer = setInterval(() => void this.check(), POLL_MS);
     timer.unref();
@@ -209,10 +206,7 @@ export class PostgresKeyStore implements KeyStore {
     client.on('end', retry);
     client.on('notification', (msg) => {
       if (msg.channel !== this.channel) return;
-      const version = Number(msg.payload);
-      if (Number.isInteger(version) && version === this.seen) return;
-      if (Number.isInteger(version)) this.seen = version;
-      this.notify();
+      this.listeners.announced(msg.payload ?? '');
     });
     try {
       await client.connect();
@@ -253,14 +247,7 @@ export class PostgresKeyStore implements KeyStore {
     } catch {
       return;
     }
-    if (!this.watcher) return;
-    const before = this.seen;
-    this.seen = current;
-    if (before !== -1 && before !== current) this.notify();
-  }
-
-  private notify(): void {
-    this.listeners.notify();
+    this.listeners.observed(current);
   }
 
   async close(): Promise<void> {

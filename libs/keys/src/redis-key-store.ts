@@ -74,8 +74,6 @@ export class RedisKeyStore implements KeyStore {
     () => this.stopWatching(),
   );
   private watcher: { subscriber: Redis; timer: NodeJS.Timeout } | null = null;
-  /** Version last seen by the watcher (-1: unknown yet, 0: no document). */
-  private seen: number | string = -1;
 
   constructor(options: RedisKeyStoreOptions) {
     this.client = options.client;
@@ -151,7 +149,6 @@ export class RedisKeyStore implements KeyStore {
   }
 
   private startWatching(): { subscriber: Redis; timer: NodeJS.Timeout } {
-    this.seen = -1;
     void this.check();
     // The caller's client may be set to fail fast (no offline queue); the subscriber must instead
     // wait out an outage and resubscribe.
@@ -164,10 +161,7 @@ export class RedisKeyStore implements KeyStore {
     subscriber.on('error', () => undefined);
     subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return;
-      const version = Number(message);
-      if (Number.isInteger(version) && version === this.seen) return;
-      if (Number.isInteger(version)) this.seen = version;
-      this.notify();
+      this.listeners.announced(message);
     });
     // ioredis resubscribes after a reconnect; what was published meanwhile is found by a check.
     subscriber.on('ready', () => void this.check());
@@ -194,14 +188,7 @@ export class RedisKeyStore implements KeyStore {
     } catch {
       return;
     }
-    if (!this.watcher) return;
-    const before = this.seen;
-    this.seen = current;
-    if (before !== -1 && before !== current) this.notify();
-  }
-
-  private notify(): void {
-    this.listeners.notify();
+    this.listeners.observed(current);
   }
 
   async close(): Promise<void> {
