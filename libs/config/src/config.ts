@@ -29,7 +29,30 @@ export interface Config {
   readonly instanceId: string;
   readonly dataDir: string;
   readonly logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-  readonly signaling: { readonly host: string; readonly port: number };
+  readonly signaling: {
+    readonly host: string;
+    readonly port: number;
+    readonly cluster: 'auto' | 'redis' | 'none';
+    /** Allowed browser origins; empty: same-origin and no-`Origin` clients only; `*`: any. */
+    readonly allowedOrigins: readonly string[];
+    /** Proxies whose `X-Forwarded-For` is believed (addresses, CIDRs or `loopback`). */
+    readonly trustProxy: readonly string[];
+    readonly maxFrameBytes: number;
+    readonly messageRate: number;
+    readonly messageBurst: number;
+    readonly connectionsPerIp: number;
+    readonly connectionRatePerIp: number;
+    readonly maxConnections: number;
+    readonly heartbeatMs: number;
+    readonly resumeGraceMs: number;
+    readonly maxPeers: number;
+    readonly duplicateIdentity: 'replace' | 'refuse';
+    readonly joinRequestTimeoutMs: number;
+    readonly mailboxSize: number;
+    readonly drainTimeoutMs: number;
+    readonly tokenRefreshLeadMs: number;
+    readonly demo: boolean;
+  };
   readonly control: {
     readonly host: string;
     readonly port: number;
@@ -217,7 +240,28 @@ export function loadConfig(options: LoadConfigOptions): Config {
     instanceId: v.SSCONTROL_INSTANCE_ID ?? `${hostname()}-${options.service}`,
     dataDir,
     logLevel: v.LOG_LEVEL,
-    signaling: { host: v.SIGNALING_HOST, port: v.SIGNALING_PORT },
+    signaling: {
+      host: v.SIGNALING_HOST,
+      port: v.SIGNALING_PORT,
+      cluster: v.SIGNALING_CLUSTER,
+      allowedOrigins: v.SIGNALING_ALLOWED_ORIGINS,
+      trustProxy: v.SIGNALING_TRUST_PROXY,
+      maxFrameBytes: v.SIGNALING_MAX_FRAME_BYTES,
+      messageRate: v.SIGNALING_MESSAGE_RATE,
+      messageBurst: v.SIGNALING_MESSAGE_BURST,
+      connectionsPerIp: v.SIGNALING_CONNECTIONS_PER_IP,
+      connectionRatePerIp: v.SIGNALING_CONNECTION_RATE_PER_IP,
+      maxConnections: v.SIGNALING_MAX_CONNECTIONS,
+      heartbeatMs: v.SIGNALING_HEARTBEAT,
+      resumeGraceMs: v.SIGNALING_RESUME_GRACE,
+      maxPeers: v.SIGNALING_MAX_PEERS,
+      duplicateIdentity: v.SIGNALING_DUPLICATE_IDENTITY,
+      joinRequestTimeoutMs: v.SIGNALING_JOIN_REQUEST_TIMEOUT,
+      mailboxSize: v.SIGNALING_MAILBOX_SIZE,
+      drainTimeoutMs: v.SIGNALING_DRAIN_TIMEOUT,
+      tokenRefreshLeadMs: v.SIGNALING_TOKEN_REFRESH_LEAD,
+      demo: v.SIGNALING_DEMO,
+    },
     control: {
       host: v.CONTROL_HOST,
       port: v.CONTROL_PORT,

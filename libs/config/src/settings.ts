@@ -215,6 +215,142 @@ export const SETTINGS = {
     defaultShown: '8080',
     usedBy: ['signaling'],
   }),
+  SIGNALING_CLUSTER: def({
+    schema: oneOf(['auto', 'redis', 'none'] as const, 'auto'),
+    expected: 'auto, redis or none',
+    description:
+      '`redis`: share sessions, routing, presence, bans and lockdown with the other instances through `REDIS_URL` (wait for it at start). `none`: one instance, state in memory. `auto`: `redis` when Redis answers at start, else `none` (logged).',
+    defaultShown: 'auto',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_ALLOWED_ORIGINS: def({
+    schema: list(/^(\*|https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?)$/),
+    expected: 'comma-separated origins (https://app.example.com), or *',
+    description:
+      'Browser `Origin`s allowed to open a socket (no cross-site socket hijacking). Unset: only same-origin pages (the demo) and clients that send no `Origin` (native apps). `*` allows any.',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_TRUST_PROXY: def({
+    schema: list(/^(loopback|[0-9a-fA-F.:]+(\/\d{1,3})?)$/),
+    expected: 'comma-separated proxy addresses/CIDRs, or loopback',
+    description:
+      'Proxies (nginx) whose `X-Forwarded-For` the gateway believes for the client address (audit, limits, bans). Unset: the socket address is the client.',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_MAX_FRAME_BYTES: def({
+    schema: int(1024, 65_536, 65_536),
+    expected: 'an integer from 1024 to 65536',
+    description: 'Largest frame a client may send; a larger one closes the connection (1009).',
+    defaultShown: '65536',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_MESSAGE_RATE: def({
+    schema: int(1, 100_000, 100),
+    expected: 'an integer from 1 to 100000',
+    description:
+      'Messages per second one connection may send on average (token bucket); beyond it requests get `rate_limited`.',
+    defaultShown: '100',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_MESSAGE_BURST: def({
+    schema: int(1, 1_000_000, 400),
+    expected: 'an integer from 1 to 1000000',
+    description:
+      'Messages one connection may send at once above the rate (an ICE burst). Sustained abuse (10× the burst refused) closes the connection with 4429.',
+    defaultShown: '400',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_CONNECTIONS_PER_IP: def({
+    schema: int(1, 1_000_000, 50),
+    expected: 'an integer from 1 to 1000000',
+    description: 'Open connections one client address may hold on one instance (4429 beyond).',
+    defaultShown: '50',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_CONNECTION_RATE_PER_IP: def({
+    schema: int(1, 1_000_000, 120),
+    expected: 'an integer from 1 to 1000000',
+    description:
+      'New connections per minute from one client address on one instance (4429 beyond).',
+    defaultShown: '120',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_MAX_CONNECTIONS: def({
+    schema: int(1, 10_000_000, 50_000),
+    expected: 'an integer from 1 to 10000000',
+    description: 'Open connections one instance accepts in all (4429 beyond).',
+    defaultShown: '50000',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_HEARTBEAT: def({
+    schema: duration('15s', 1000, 300_000),
+    expected: 'a duration from 1s to 5m',
+    description:
+      'How often the gateway pings each socket; a connection silent for two intervals is dead (closed 4408, its session held for `SIGNALING_RESUME_GRACE`).',
+    defaultShown: '15s',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_RESUME_GRACE: def({
+    schema: duration('30s', 1000, 3_600_000),
+    expected: 'a duration from 1s to 1h',
+    description:
+      'How long a dropped peer keeps its place in its session and its undelivered messages; after it, its peers get `peer.left` (`resume-expired`).',
+    defaultShown: '30s',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_MAX_PEERS: def({
+    schema: int(2, 1000, 16),
+    expected: 'an integer from 2 to 1000',
+    description: 'Most peers (host included) a session may be opened with.',
+    defaultShown: '16',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_DUPLICATE_IDENTITY: def({
+    schema: oneOf(['replace', 'refuse'] as const, 'replace'),
+    expected: 'replace or refuse',
+    description:
+      'When a subject already in a session joins it again from another connection: `replace` closes the old one (4409), `refuse` answers the new one `duplicate_identity`.',
+    defaultShown: 'replace',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_JOIN_REQUEST_TIMEOUT: def({
+    schema: duration('60s', 1000, 3_600_000),
+    expected: 'a duration from 1s to 1h',
+    description: 'How long a join request waits for the host of an `ask-host` session.',
+    defaultShown: '60s',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_MAILBOX_SIZE: def({
+    schema: int(16, 100_000, 1024),
+    expected: 'an integer from 16 to 100000',
+    description:
+      'Unacknowledged session messages kept per peer for redelivery on resume; a peer that falls further behind is disconnected (4408) rather than silently lose messages.',
+    defaultShown: '1024',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_DRAIN_TIMEOUT: def({
+    schema: duration('10s', 0, 300_000),
+    expected: 'a duration from 0 to 5m',
+    description:
+      'On SIGTERM: how long the gateway waits for clients to go after telling them to reconnect elsewhere (4100) before it closes the rest.',
+    defaultShown: '10s',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_TOKEN_REFRESH_LEAD: def({
+    schema: duration('60s', 1000, 3_600_000),
+    expected: 'a duration from 1s to 1h',
+    description:
+      'How long before its token expires a connection is sent `token.expiring`; a token that expires unrefreshed closes the connection (4403).',
+    defaultShown: '60s',
+    usedBy: ['signaling'],
+  }),
+  SIGNALING_DEMO: def({
+    schema: bool(true),
+    expected: 'true or false',
+    description: 'Serve the demo page (host shares its screen, controller steers it) at `/demo/`.',
+    defaultShown: 'true',
+    usedBy: ['signaling'],
+  }),
   CONTROL_HOST: def({
     schema: host('0.0.0.0'),
     expected: 'an IP address or host name to listen on',

@@ -16,6 +16,7 @@ export enum ProtocolErrorCode {
   NotHost = 'not_host',
   JoinDenied = 'join_denied',
   TokenInvalid = 'token_invalid',
+  ResumeFailed = 'resume_failed',
   RateLimited = 'rate_limited',
   DuplicateIdentity = 'duplicate_identity',
   Lockdown = 'lockdown',
@@ -48,6 +49,8 @@ const meanings: Record<ProtocolErrorCode, string> = {
   [ProtocolErrorCode.JoinDenied]: 'The host refused the join request, or did not answer in time.',
   [ProtocolErrorCode.TokenInvalid]:
     'The refreshed token is invalid, expired, revoked, or for another subject or role.',
+  [ProtocolErrorCode.ResumeFailed]:
+    'The resume token is unknown, its grace window has passed, or it belongs to another subject; join again.',
   [ProtocolErrorCode.RateLimited]: 'Too many messages; slow down (the request was not processed).',
   [ProtocolErrorCode.DuplicateIdentity]:
     'The same subject is already connected and the policy keeps the existing connection.',

@@ -55,6 +55,8 @@ const clientExamples: ClientMessage[] = [
   { event: 'token.refresh', data: { id: 'r13', token: 'a.b.c' } },
   { event: 'turn.refresh', data: { id: 'r14' } },
   { event: 'ping', data: { id: 'r15' } },
+  { event: 'ping', data: { id: 'r16', ack: 12 } },
+  { event: 'session.resume', data: { id: 'r17', resumeToken: 'opaque', lastSeq: 12 } },
 ];
 
 const iceServers = [
@@ -108,15 +110,30 @@ const serverExamples: ServerMessage[] = [
     },
   },
   {
+    event: 'session.resumed',
+    data: {
+      replyTo: 'r17',
+      sessionId: 's1',
+      peerId: 'p2',
+      maxPeers: 2,
+      peers: [{ peerId: 'p1', subject: 'laptop-42', role: 'host' }],
+      iceServers,
+      redelivered: 3,
+    },
+  },
+  {
     event: 'peer.joined',
+    seq: 2,
     data: { sessionId: 's1', peerId: 'p2', subject: 'alice', role: 'controller' },
   },
   {
     event: 'peer.left',
+    seq: 3,
     data: { sessionId: 's1', peerId: 'p2', subject: 'alice', role: 'controller', reason: 'left' },
   },
   {
     event: 'join.requested',
+    seq: 10,
     data: {
       sessionId: 's1',
       requestId: 'jr-1',
@@ -125,12 +142,16 @@ const serverExamples: ServerMessage[] = [
       role: 'controller',
     },
   },
-  { event: 'join.denied', data: { sessionId: 's1', requestId: 'jr-1', reason: 'timeout' } },
-  { event: 'session.ended', data: { sessionId: 's1', reason: 'host-ended' } },
-  { event: 'signal.offer', data: { from: 'p1', sdp: sdpOf(100) } },
-  { event: 'signal.answer', data: { from: 'p2', sdp: sdpOf(100) } },
-  { event: 'signal.candidate', data: { from: 'p1', candidate: null } },
-  { event: 'control', data: { from: 'p2', payload: { type: 'key', key: 'a', down: true } } },
+  { event: 'join.denied', seq: 4, data: { sessionId: 's1', requestId: 'jr-1', reason: 'timeout' } },
+  { event: 'session.ended', seq: 5, data: { sessionId: 's1', reason: 'host-ended' } },
+  { event: 'signal.offer', seq: 6, data: { from: 'p1', sdp: sdpOf(100) } },
+  { event: 'signal.answer', seq: 7, data: { from: 'p2', sdp: sdpOf(100) } },
+  { event: 'signal.candidate', seq: 8, data: { from: 'p1', candidate: null } },
+  {
+    event: 'control',
+    seq: 9,
+    data: { from: 'p2', payload: { type: 'key', key: 'a', down: true } },
+  },
   { event: 'token.expiring', data: { tokenExpiresAt: '2026-11-25T21:55:26.000Z' } },
   {
     event: 'turn.credentials',
@@ -208,6 +229,7 @@ describe('protocol v1 messages', () => {
     // Relayed with `from`, it still fits what a client must accept.
     const relayed = frame({
       event: 'signal.offer',
+      seq: 10,
       data: { from: 'p'.repeat(64), sdp: atLimit.data.sdp },
     });
     expect(new TextEncoder().encode(relayed).byteLength).toBeLessThanOrEqual(

@@ -48,6 +48,11 @@ export const role = z.enum(['host', 'controller']);
 /** `token`: a token granting the session admits; `ask-host`: the host must accept each join. */
 export const joinPolicy = z.enum(['token', 'ask-host']);
 export const isoTime = z.iso.datetime({ offset: false });
+/**
+ * Sequence number of a session-scoped server event (relayed signals, peer and session changes):
+ * 1, 2, 3 … per peer, with no gaps, kept across a resume.
+ */
+export const seq = z.int().min(1).max(Number.MAX_SAFE_INTEGER);
 const text = z.string().min(1).max(MAX_MESSAGE_LENGTH);
 const sdp = z.string().min(1).max(MAX_SDP_LENGTH);
 
@@ -184,8 +189,20 @@ export const TokenRefreshRequest = request('token.refresh', {
 });
 /** Ask for fresh TURN credentials. */
 export const TurnRefreshRequest = request('turn.refresh', {});
-/** Liveness and round-trip check. */
-export const PingRequest = request('ping', {});
+/**
+ * Liveness and round-trip check. `ack` is the highest `seq` the client has received: the server
+ * may forget the messages up to it (they are no longer needed for a resume).
+ */
+export const PingRequest = request('ping', { ack: seq.optional() });
+/**
+ * Take back a session after a reconnect, within the grace window: `resumeToken` is the one the
+ * previous connection's `welcome` carried, `lastSeq` the highest `seq` it received (0: none).
+ * The messages addressed to the peer after `lastSeq` follow `session.resumed`, in order, once.
+ */
+export const SessionResumeRequest = request('session.resume', {
+  resumeToken: z.string().min(1).max(MAX_RESUME_TOKEN_LENGTH),
+  lastSeq: z.int().min(0).max(Number.MAX_SAFE_INTEGER),
+});
 
 export const clientMessages = [
   SessionOpenRequest,
@@ -201,6 +218,7 @@ export const clientMessages = [
   TokenRefreshRequest,
   TurnRefreshRequest,
   PingRequest,
+  SessionResumeRequest,
 ] as const;
 
 /** Every client → server message, discriminated on `event`. */
@@ -217,6 +235,14 @@ export const CLIENT_EVENTS: readonly ClientEvent[] = clientMessages.map((m) => m
 
 function event<E extends string, S extends z.core.$ZodLooseShape>(name: E, shape: S) {
   return z.strictObject({ event: z.literal(name), data: z.strictObject(shape) });
+}
+
+/**
+ * A session-scoped event: it carries `seq` in the envelope, is kept by the server until the
+ * client acknowledges it (`ping.ack`) or the session ends, and is redelivered after a resume.
+ */
+function sequenced<E extends string, S extends z.core.$ZodLooseShape>(name: E, shape: S) {
+  return z.strictObject({ event: z.literal(name), seq, data: z.strictObject(shape) });
 }
 
 const peerInfo = z.strictObject({ peerId, subject, role });
@@ -261,10 +287,20 @@ export const SessionJoinedEvent = event('session.joined', {
   peers: z.array(peerInfo).max(MAX_PEERS),
   iceServers,
 });
+/** Answer to `session.resume`: the session is back; the missed events (`redelivered`) follow. */
+export const SessionResumedEvent = event('session.resumed', {
+  replyTo: requestId,
+  sessionId,
+  peerId,
+  maxPeers: z.int().min(MIN_PEERS).max(MAX_PEERS),
+  peers: z.array(peerInfo).max(MAX_PEERS),
+  iceServers,
+  redelivered: z.int().min(0),
+});
 /** To the other peers of a session: someone joined. */
-export const PeerJoinedEvent = event('peer.joined', { sessionId, peerId, subject, role });
+export const PeerJoinedEvent = sequenced('peer.joined', { sessionId, peerId, subject, role });
 /** To the other peers of a session: someone left (reasons as the `session.peerLeft` audit event). */
-export const PeerLeftEvent = event('peer.left', {
+export const PeerLeftEvent = sequenced('peer.left', {
   sessionId,
   peerId,
   subject,
@@ -272,7 +308,7 @@ export const PeerLeftEvent = event('peer.left', {
   reason: z.enum(['left', 'disconnected', 'replaced', 'kicked', 'resume-expired', 'revoked']),
 });
 /** To the host (`ask-host` sessions): a client asks to join; answer with `join.accept`/`join.deny`. */
-export const JoinRequestedEvent = event('join.requested', {
+export const JoinRequestedEvent = sequenced('join.requested', {
   sessionId,
   requestId: peerId,
   peerId,
@@ -283,28 +319,28 @@ export const JoinRequestedEvent = event('join.requested', {
  * To the host: a pending join request closed without admission — denied (by any host
  * connection), timed out, or withdrawn by the requester. The requester gets `error` `join_denied`.
  */
-export const JoinDeniedEvent = event('join.denied', {
+export const JoinDeniedEvent = sequenced('join.denied', {
   sessionId,
   requestId: peerId,
   reason: z.enum(['denied', 'timeout', 'withdrawn']),
 });
 /** The session is over for everyone (reasons as the `session.ended` audit event). */
-export const SessionEndedEvent = event('session.ended', {
+export const SessionEndedEvent = sequenced('session.ended', {
   sessionId,
   reason: z.enum(['host-ended', 'host-gone', 'lockdown', 'operator', 'expired', 'revoked']),
 });
 /** A relayed offer; `from` is stamped by the server. */
-export const SignalOfferEvent = event('signal.offer', {
+export const SignalOfferEvent = sequenced('signal.offer', {
   from: peerId,
   sdp,
   iceRestart: z.boolean().optional(),
 });
-export const SignalAnswerEvent = event('signal.answer', { from: peerId, sdp });
-export const SignalCandidateEvent = event('signal.candidate', {
+export const SignalAnswerEvent = sequenced('signal.answer', { from: peerId, sdp });
+export const SignalCandidateEvent = sequenced('signal.candidate', {
   from: peerId,
   candidate: iceCandidate,
 });
-export const ControlEvent = event('control', { from: peerId, payload: controlPayload });
+export const ControlEvent = sequenced('control', { from: peerId, payload: controlPayload });
 /** The token expires soon: send `token.refresh` with a new one. */
 export const TokenExpiringEvent = event('token.expiring', { tokenExpiresAt: isoTime });
 /** TURN credentials: the answer to `turn.refresh` (`replyTo`), or pushed before they expire. */
@@ -322,6 +358,7 @@ export const serverMessages = [
   ErrorEvent,
   SessionOpenedEvent,
   SessionJoinedEvent,
+  SessionResumedEvent,
   PeerJoinedEvent,
   PeerLeftEvent,
   JoinRequestedEvent,
@@ -343,3 +380,8 @@ export type ServerEvent = ServerMessage['event'];
 /** The server message of one event. */
 export type ServerMessageOf<E extends ServerEvent> = Extract<ServerMessage, { event: E }>;
 export const SERVER_EVENTS: readonly ServerEvent[] = serverMessages.map((m) => m.shape.event.value);
+
+/** The server events that carry `seq` and are redelivered after a resume. */
+export const SEQUENCED_EVENTS: readonly ServerEvent[] = serverMessages
+  .filter((m) => 'seq' in m.shape)
+  .map((m) => m.shape.event.value);
