@@ -12,9 +12,9 @@ import { RedisConnection } from '@sscontrol/redis';
 import { HealthChecks, LOGGER, Metrics } from '@sscontrol/telemetry';
 
 /**
- * Redis links gateway instances (cross-instance routing, shared bans, resume). Without it the
- * gateway still serves, as a single instance, and says so once; it joins the cluster when Redis
- * appears.
+ * Redis links gateway instances (cross-instance routing, shared bans, resume). Whether this
+ * instance uses it for its sessions is decided once, at start (`SIGNALING_CLUSTER`, see
+ * signaling-state.provider.ts); the connection keeps reconnecting either way (key ring, bans).
  */
 @Injectable()
 export class SignalingRedis implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -38,14 +38,11 @@ export class SignalingRedis implements OnApplicationBootstrap, OnApplicationShut
     const where = redactUrl(config.redis.url.reveal());
     this.connection.on('unavailable', () => {
       metrics.redisUp.set(0);
-      logger.warn(
-        { redis: where, error: this.connection.error },
-        `Redis unavailable at ${where}: running as a single instance until it is reachable`,
-      );
+      logger.warn({ redis: where, error: this.connection.error }, `Redis unavailable at ${where}`);
     });
     this.connection.on('ready', () => {
       metrics.redisUp.set(1);
-      logger.info({ redis: where }, `Redis ready at ${where}: multi-instance routing enabled`);
+      logger.info({ redis: where }, `Redis ready at ${where}`);
     });
   }
 
@@ -56,7 +53,7 @@ export class SignalingRedis implements OnApplicationBootstrap, OnApplicationShut
         ? { status: 'up' }
         : {
             status: 'degraded',
-            detail: 'single-instance mode: Redis is not reachable',
+            detail: 'Redis is not reachable',
             error: this.connection.error,
           },
     );

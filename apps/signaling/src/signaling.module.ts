@@ -4,7 +4,9 @@ import { ConfigModule, eventStoreConnection, type Config } from '@sscontrol/conf
 import { EventStoreModule } from '@sscontrol/event-store';
 import { HealthModule, TelemetryModule, type Telemetry } from '@sscontrol/telemetry';
 import { KeysModule, resolveMasterKey } from '@sscontrol/keys';
-import { ClientAuthGateway } from './gateway/client-auth.gateway.js';
+import { signalingStateProvider } from './cluster/signaling-state.provider.js';
+import { SignalingGuards } from './gateway/guards.js';
+import { SignalingGateway } from './gateway/signaling.gateway.js';
 import { SignalingRedisModule } from './signaling-redis.module.js';
 
 /** Root module of the signaling gateway process. */
@@ -32,7 +34,7 @@ export class SignalingModule {
         SignalingRedisModule,
         KeysModule.forRoot({ lifecycle: false }),
       ],
-      providers: [ClientAuthGateway],
+      providers: [signalingStateProvider, SignalingGuards, SignalingGateway],
     };
   }
 }

@@ -106,6 +106,37 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Signaling messages handled, by client event and outcome (`ok` or the error code). */
+  readonly messages = new Counter({
+    name: 'sscontrol_messages_total',
+    help: 'Signaling protocol messages handled by this gateway, by event and outcome.',
+    labelNames: ['event', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  /** Session peers whose connection this gateway instance holds. */
+  readonly signalingPeers = new Gauge({
+    name: 'sscontrol_signaling_peers',
+    help: 'Session peers held by this gateway instance.',
+    registers: [this.registry],
+  });
+
+  /** Connections or messages refused by a limit, ban, origin check or lockdown. */
+  readonly limitHits = new Counter({
+    name: 'sscontrol_limit_hits_total',
+    help: 'Connections or messages refused by a limit, ban, origin check or lockdown, by limit.',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+
+  /** Session resumes by outcome (`resumed`, `failed`) and peers whose grace ran out (`expired`). */
+  readonly resumes = new Counter({
+    name: 'sscontrol_signaling_resumes_total',
+    help: 'Session resumes after a reconnect, by outcome.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   /** Version of the key ring this process uses (all instances should agree within a second). */
   readonly keyringVersion = new Gauge({
     name: 'sscontrol_keyring_version',

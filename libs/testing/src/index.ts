@@ -15,3 +15,5 @@ export { stunBinding, turnAllocate } from './turn-client.js';
 export type { TurnAllocateOptions, TurnAllocateResult, TurnEndpoint } from './turn-client.js';
 export { describeKeyStoreContract, testKeyRecord, testRingDocument } from './key-store-contract.js';
 export type { KeyStoreFactory } from './key-store-contract.js';
+export { TestSignalingClient, testTokenMinter } from './signaling.js';
+export type { TestFrame } from './signaling.js';

@@ -351,7 +351,7 @@ export class RedisState implements SignalingState {
       'connectionId',
       'instance',
     );
-    if (f[0] === null) return null;
+    if (f[0] === null || f[0] === undefined) return null;
     return {
       peerId,
       sessionId: f[0],

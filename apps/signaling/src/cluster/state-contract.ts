@@ -46,7 +46,7 @@ export function describeSignalingStateContract(
     beforeEach(async () => {
       const made = await create();
       state = made.state;
-      cleanup = made.cleanup;
+      cleanup = () => made.cleanup();
       inbox = [];
       await state.start('gw-a', (m) => inbox.push(m));
     });
@@ -220,6 +220,7 @@ export function describeSignalingStateContract(
         connectionId: 'c-9',
         instance: 'gw-a',
         replyTo: '4',
+        resumeHash: 'rh-9',
       };
       await state.addJoinRequest(request, 60_000);
       expect(await state.takeJoinRequest(h.sessionId, 'jr-1')).toEqual(request);

@@ -39,6 +39,8 @@ export interface JoinRequestRecord {
   readonly instance: string;
   /** The `session.join` request id the requester waits on. */
   readonly replyTo: string;
+  /** Hash of the requester's resume token (its peer's, once admitted). */
+  readonly resumeHash: string;
 }
 
 /** One sequenced event of a peer's mailbox, as the JSON frame sent to the client. */

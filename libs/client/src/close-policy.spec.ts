@@ -1,0 +1,29 @@
+import { CloseCode } from '../../../apps/signaling/src/gateway/close-codes.js';
+import { GatewayCloseCode, closeAction } from './close-policy.js';
+
+describe('closeAction', () => {
+  it("knows the gateway's close codes by the same names and numbers", () => {
+    expect(GatewayCloseCode).toEqual(CloseCode);
+  });
+
+  it.each([
+    [4100, 'reconnect-now'],
+    [4401, 'stop'],
+    [4402, 'stop'],
+    [4403, 'stop'],
+    [4404, 'stop'],
+    [4406, 'stop'],
+    [4409, 'stop'],
+    [4451, 'stop'],
+    [4408, 'reconnect'],
+    [1006, 'reconnect'],
+    [1001, 'reconnect'],
+    [1000, 'reconnect'],
+    [4429, 'backoff'],
+    [4503, 'backoff'],
+    [4423, 'backoff'],
+    [1011, 'backoff'],
+  ] as const)('%d → %s', (code, action) => {
+    expect(closeAction(code)).toBe(action);
+  });
+});

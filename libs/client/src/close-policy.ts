@@ -1,0 +1,64 @@
+/**
+ * The gateway's close codes (apps/signaling/src/gateway/close-codes.ts, docs/protocol.md), as far
+ * as a client acts on them. A unit test keeps the two in step.
+ */
+export const GatewayCloseCode = {
+  Draining: 4100,
+  TokenMissing: 4401,
+  TokenInvalid: 4402,
+  TokenExpired: 4403,
+  TokenRevoked: 4404,
+  OriginForbidden: 4406,
+  HeartbeatTimeout: 4408,
+  Replaced: 4409,
+  Lockdown: 4423,
+  RateLimited: 4429,
+  Banned: 4451,
+  AuditUnavailable: 4503,
+} as const;
+
+/** What the client does after its connection closed. */
+export type CloseAction =
+  /** Reconnect at once and resume (the instance is draining; another takes over). */
+  | 'reconnect-now'
+  /** Reconnect with backoff from the initial delay, and resume. */
+  | 'reconnect'
+  /** Reconnect with backoff, waiting at least the slow-down delay: the server asked for it. */
+  | 'backoff'
+  /** Do not reconnect: the same token or identity would be refused again; tell the user. */
+  | 'stop';
+
+/**
+ * The client's reaction to a close code:
+ * - 4100 draining → reconnect at once, resume;
+ * - 4401–4404 (token missing, invalid, expired, revoked), 4406 (origin), 4451 (banned), 1008
+ *   (policy) → stop and surface;
+ * - 4409 replaced (another connection took this peer's place) → stop;
+ * - 4429 rate limited, 4503 audit unavailable, 4423 lockdown, 1011/1013 (server error, try again
+ *   later) → backoff;
+ * - anything else — 4408 heartbeat timeout, 1006 (no close frame: the network), 1001 going away,
+ *   1000 — → reconnect with backoff, resume.
+ */
+export function closeAction(code: number): CloseAction {
+  switch (code) {
+    case GatewayCloseCode.Draining:
+      return 'reconnect-now';
+    case GatewayCloseCode.TokenMissing:
+    case GatewayCloseCode.TokenInvalid:
+    case GatewayCloseCode.TokenExpired:
+    case GatewayCloseCode.TokenRevoked:
+    case GatewayCloseCode.OriginForbidden:
+    case GatewayCloseCode.Banned:
+    case GatewayCloseCode.Replaced:
+    case 1008:
+      return 'stop';
+    case GatewayCloseCode.RateLimited:
+    case GatewayCloseCode.AuditUnavailable:
+    case GatewayCloseCode.Lockdown:
+    case 1011:
+    case 1013:
+      return 'backoff';
+    default:
+      return 'reconnect';
+  }
+}
