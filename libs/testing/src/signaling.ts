@@ -30,6 +30,11 @@ export async function testTokenMinter(env: Record<string, string>, cwd: string) 
       await keyring.refresh();
       return (await tokens.mint({ subject, role, sessions: [...sessions], ttlSeconds })).token;
     },
+    /** The active TURN secret (to forge expired credentials in tests). */
+    async turnSecret(): Promise<Buffer> {
+      await keyring.refresh();
+      return keyring.requireActive('turn-secret').material;
+    },
     close: () => keyring.close(),
   };
 }
