@@ -65,6 +65,7 @@ describe('signaling gateway: sessions and relay (one instance)', () => {
       SIGNALING_MAX_PEERS: '3',
       SIGNALING_MESSAGE_RATE: '50',
       SIGNALING_MESSAGE_BURST: '20',
+      SIGNALING_TOKEN_REFRESH_LEAD: '2s',
       REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
       TURN_URIS: 'stun:127.0.0.1:3478,turn:127.0.0.1:3478?transport=udp',
       TURN_SECRET_SYNC: 'none',
@@ -379,6 +380,39 @@ describe('signaling gateway: sessions and relay (one instance)', () => {
     expect(limited.length).toBeGreaterThan(20);
     // The burst (20) and what the rate refills meanwhile got through.
     expect(client.frames.filter((f) => f.event === 'pong').length).toBeGreaterThanOrEqual(15);
+  });
+
+  it('asks for a token refresh before expiry, takes a new token, and closes an unrefreshed one (4403)', async () => {
+    const short = await minter.mint('short-lived', 'controller', ['*'], 4);
+    const kept = await TestSignalingClient.welcome(url, short);
+    const lapsed = await TestSignalingClient.welcome(url, short);
+    clients.push(kept.client, lapsed.client);
+    const expiring = await kept.client.waitFor((f) => f.event === 'token.expiring', 5000);
+    expect(expiring.data.tokenExpiresAt).toBe(kept.welcome.tokenExpiresAt);
+    const wrong = await minter.mint('someone-else', 'controller');
+    expect((await kept.client.request('token.refresh', { token: wrong })).data).toMatchObject({
+      code: 'token_invalid',
+    });
+    expect((await kept.client.request('token.refresh', { token: 'a.b.c' })).data).toMatchObject({
+      code: 'token_invalid',
+    });
+    const fresh = await minter.mint('short-lived', 'controller');
+    expect((await kept.client.request('token.refresh', { token: fresh })).event).toBe('ack');
+    expect(await lapsed.client.waitClosed(6000)).toBe(4403);
+    expect((await kept.client.request('ping')).event).toBe('pong');
+    expect(kept.client.closeCode).toBeNull();
+  });
+
+  it('removes the peer of a revoked token at once and tells the others (revoked)', async () => {
+    const { host, ctl, ctlPeer } = await pair();
+    const payload = JSON.parse(
+      Buffer.from(ctl.token.split('.')[1]!, 'base64url').toString('utf8'),
+    ) as { jti: string };
+    const revoked = await runCli(['keys', 'revoke-token', payload.jti], env, dir.path);
+    expect(revoked.code).toBe(0);
+    expect(await ctl.client.waitClosed(5000)).toBe(4404);
+    const left = await host.client.waitFor((f) => f.event === 'peer.left', 5000);
+    expect(left.data).toMatchObject({ peerId: ctlPeer, reason: 'revoked' });
   });
 
   it('records every session change in the audit trail, and the trail verifies', async () => {
