@@ -244,12 +244,14 @@ export class SignalingGateway
     if (typeof release !== 'function') {
       socket.close(CloseCode.RateLimited, release.limit);
       this.metrics.limitHits.inc({ limit: release.limit });
-      await this.recordRejected(
-        connectionId,
-        ip,
-        release.limit === 'connection_rate' ? 'rate_limited' : 'too_many_connections',
-        seen,
-      );
+      if (!release.repeat) {
+        await this.recordRejected(
+          connectionId,
+          ip,
+          release.limit === 'connection_rate' ? 'rate_limited' : 'too_many_connections',
+          seen,
+        );
+      }
       return;
     }
     const releaseOnce = release;

@@ -92,11 +92,11 @@ export class BanMatcher {
       const n = record.network;
       if (n.family === 4) {
         let byNetwork = this.v4.get(n.prefix);
-        if (!byNetwork) this.v4.set(n.prefix, (byNetwork = new Map()));
+        if (!byNetwork) this.v4.set(n.prefix, (byNetwork = new Map<number, BanRecord>()));
         byNetwork.set(n.value, record);
       } else {
         let byNetwork = this.v6.get(n.prefix);
-        if (!byNetwork) this.v6.set(n.prefix, (byNetwork = new Map()));
+        if (!byNetwork) this.v6.set(n.prefix, (byNetwork = new Map<string, BanRecord>()));
         byNetwork.set(keyV6(n.groups, n.prefix), record);
       }
     }

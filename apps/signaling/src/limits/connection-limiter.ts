@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { formatAddress, maskV6, parseAddress, unmapped } from './ip-address.js';
 import { LimitsError, LimitsErrorCode } from './limits.errors.js';
 
@@ -18,7 +19,7 @@ export interface ConnectionLimits {
   /**
    * Idle addresses (no open connection) remembered for their connection rate; beyond it the least
    * recently seen are forgotten first. Addresses with open connections are always kept (at most
-   * `maxConnections`). Default 100 000 (about 20 MB).
+   * `maxConnections`). Default 100 000 (about 17 MB).
    */
   readonly maxTrackedAddresses?: number;
 }
@@ -47,7 +48,7 @@ export type OpenOutcome =
 
 /** The rate is counted over one minute, as two fixed windows weighted into a sliding one. */
 const WINDOW_MS = 60_000;
-/** Entries examined from the oldest end on each call, so forgetting keeps pace with learning. */
+/** Entries examined on each call, so that forgetting keeps pace with learning. */
 const SWEEP_STEPS = 4;
 
 interface Entry {
@@ -77,6 +78,7 @@ export class ConnectionLimiter {
   private readonly entries = new Map<string, Entry>();
   private readonly ipv6Prefix: number;
   private readonly maxTracked: number;
+  private hand: MapIterator<[string, Entry]> = this.entries.entries();
   private openCount = 0;
   private instanceRefusedIn = -1;
 
@@ -125,7 +127,7 @@ export class ConnectionLimiter {
     const key = this.keyOf(ip);
     let entry = this.entries.get(key);
     if (entry) {
-      // Most recently seen last: the sweep reads the map from its oldest end.
+      // Most recently seen last: the clock hand meets the least recently seen first.
       this.entries.delete(key);
     } else {
       entry = { open: 0, window, current: 0, previous: 0, refusedIn: -1 };
@@ -141,13 +143,13 @@ export class ConnectionLimiter {
     if (limit) {
       const repeat = entry.refusedIn === window;
       entry.refusedIn = window;
-      this.enforceCap();
+      this.enforceCap(key);
       return { ok: false, limit, scope: 'ip', repeat };
     }
     entry.open++;
     entry.current++;
     this.openCount++;
-    this.enforceCap();
+    this.enforceCap(key);
     const admitted = entry;
     let released = false;
     return {
@@ -162,6 +164,8 @@ export class ConnectionLimiter {
   }
 
   private keyOf(ip: string): string {
+    // Dotted-quad text that isIP accepts is canonical already (no leading zeros): the common case.
+    if (isIP(ip) === 4) return ip;
     const parsed = parseAddress(ip);
     if (!parsed) return ip;
     const address = unmapped(parsed);
@@ -169,39 +173,46 @@ export class ConnectionLimiter {
     return `${formatAddress({ family: 6, groups: maskV6(address.groups, this.ipv6Prefix) })}/${this.ipv6Prefix}`;
   }
 
-  /** Forgets, from the oldest end, addresses whose rate windows have both passed. */
+  /**
+   * The next entry under the clock hand: a long-lived iterator over the map, restarted at its end.
+   * (A fresh iterator per call would be O(n): V8 keeps deleted slots at the front of a Map until
+   * it rehashes, and each fresh iterator walks past them.) Recently seen entries were moved to
+   * the end, so the hand meets the least recently seen first.
+   */
+  private nextEntry(): [string, Entry] | null {
+    let step = this.hand.next();
+    if (step.done) {
+      this.hand = this.entries.entries();
+      step = this.hand.next();
+    }
+    return step.done ? null : step.value;
+  }
+
+  /** Forgets, a few per call, addresses whose rate windows have both passed. */
   private sweep(window: number): void {
-    for (let i = 0; i < SWEEP_STEPS; i++) {
-      const head = this.entries.entries().next();
-      if (head.done) return;
-      const [key, entry] = head.value;
-      if (entry.open > 0) {
-        // Held open: it cannot be forgotten, so it goes to the back of the queue.
-        this.entries.delete(key);
-        this.entries.set(key, entry);
-      } else if (window - entry.window >= 2) {
-        this.entries.delete(key);
-      } else {
-        return;
-      }
+    for (let i = 0; i < SWEEP_STEPS && this.entries.size > 0; i++) {
+      const next = this.nextEntry();
+      if (!next) return;
+      const [key, entry] = next;
+      if (entry.open === 0 && window - entry.window >= 2) this.entries.delete(key);
     }
   }
 
-  /** Over the cap, forgets the least recently seen idle addresses, even with a recent rate. */
-  private enforceCap(): void {
+  /** Over the cap, forgets idle addresses under the hand, even with a recent rate (not `keep`). */
+  private enforceCap(keep: string): void {
     let steps = this.entries.size;
     while (this.entries.size > this.maxTracked && steps-- > 0) {
-      const head = this.entries.entries().next();
-      if (head.done) return;
-      const [key, entry] = head.value;
-      this.entries.delete(key);
-      if (entry.open > 0) this.entries.set(key, entry);
+      const next = this.nextEntry();
+      if (!next) return;
+      const [key, entry] = next;
+      if (entry.open === 0 && key !== keep) this.entries.delete(key);
     }
   }
 }
 
 function roll(entry: Entry, window: number): void {
-  if (window === entry.window) return;
+  // A window before the entry's (a clock that stepped back) counts as the entry's own.
+  if (window <= entry.window) return;
   entry.previous = window === entry.window + 1 ? entry.current : 0;
   entry.current = 0;
   entry.window = window;

@@ -12,6 +12,11 @@ export enum LimitsErrorCode {
   InvalidOption = 'invalid_option',
   /** Redis did not answer or refused the command; nothing was changed. */
   StoreUnavailable = 'limits_store_unavailable',
+  /**
+   * Redis holds a ban or lockdown record that is not one (edited by hand?). A ban is enforced and
+   * a lockdown is in force regardless, until removed or cleared: corruption never lifts either.
+   */
+  StoreCorrupt = 'limits_store_corrupt',
 }
 
 /** Base class of the limits module's errors. */
@@ -36,9 +41,18 @@ export function exitCodeOfLimitsError(code: LimitsErrorCode): ExitCode {
       return ExitCode.Usage;
     case LimitsErrorCode.StoreUnavailable:
       return ExitCode.Unavailable;
+    case LimitsErrorCode.StoreCorrupt:
+      return ExitCode.Config;
   }
 }
 
 export function isLimitsError(error: unknown): error is LimitsError {
   return error instanceof LimitsError;
+}
+
+/** A Redis failure as a {@link LimitsError}, with the message only (ioredis adds the command). */
+export function asLimitsError(what: string, error: unknown): LimitsError {
+  if (error instanceof LimitsError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new LimitsError(LimitsErrorCode.StoreUnavailable, `could not ${what}: ${message}`);
 }
