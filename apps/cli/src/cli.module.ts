@@ -17,6 +17,16 @@ import {
   ApiKeysListCommand,
   ApiKeysRevokeCommand,
 } from './commands/api-keys.command.js';
+import {
+  BansAddCommand,
+  BansCommand,
+  BansListCommand,
+  BansRemoveCommand,
+  LockdownCommand,
+  LockdownOffCommand,
+  LockdownOnCommand,
+  LockdownStatusCommand,
+} from './commands/bans.command.js';
 import { InitCommand } from './commands/init.command.js';
 import {
   KeysCommand,
@@ -51,6 +61,14 @@ import {
     ApiKeysCreateCommand,
     ApiKeysListCommand,
     ApiKeysRevokeCommand,
+    BansCommand,
+    BansAddCommand,
+    BansRemoveCommand,
+    BansListCommand,
+    LockdownCommand,
+    LockdownOnCommand,
+    LockdownOffCommand,
+    LockdownStatusCommand,
   ],
 })
 export class CliModule {}

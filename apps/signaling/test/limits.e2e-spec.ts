@@ -13,7 +13,7 @@ import {
   type ServiceProcess,
   type TestPostgresSchema,
 } from '@sscontrol/testing';
-import { RedisBanList, RedisLockdown } from '../src/limits/index.js';
+import { RedisBanList, RedisLockdown } from '@sscontrol/limits';
 
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -165,6 +165,40 @@ describe('signaling gateway: limits, bans and lockdown across instances', () => 
     await admitted(await connect(0, '192.0.2.70', { origin: `http://127.0.0.1:${ports[0]}` }));
     await admitted(await connect(0, '192.0.2.71'));
   });
+
+  it('bans and locks down through the CLI, each change in the audit trail', async () => {
+    const c = await connect(1, '198.51.100.20');
+    await admitted(c);
+    const add = await runCli(
+      ['bans', 'add', '198.51.100.0/24', '--ttl', '1h', '--reason', 'scanner'],
+      env,
+      dir.path,
+    );
+    expect(add.stdout).toMatch(/^banned 198\.51\.100\.0\/24 until /);
+    expect(await c.waitClosed(2000)).toBe(4451);
+    expect((await runCli(['bans', 'list'], env, dir.path)).stdout).toContain('198.51.100.0/24');
+    const bad = await runCli(['bans', 'add', '10.1.2.3/8'], env, dir.path);
+    expect(bad.code).toBe(2);
+    expect((await runCli(['bans', 'remove', '198.51.100.0/24'], env, dir.path)).code).toBe(0);
+    const after = await connect(1, '198.51.100.21');
+    await admitted(after);
+    expect(
+      (await runCli(['lockdown', 'on', '--drop-existing', '--reason', 'drill'], env, dir.path))
+        .code,
+    ).toBe(0);
+    expect(await after.waitClosed(2000)).toBe(4423);
+    expect((await runCli(['lockdown', 'status'], env, dir.path)).stdout).toMatch(/^lockdown on/);
+    expect((await runCli(['lockdown', 'off'], env, dir.path)).code).toBe(0);
+    const types = await db.query<{ type: string }>(
+      `SELECT type FROM "${db.schema}".events WHERE type IN ('ban.added','ban.removed','lockdown.enabled','lockdown.disabled') ORDER BY position`,
+    );
+    expect(types.rows.map((r) => r.type)).toEqual([
+      'ban.added',
+      'ban.removed',
+      'lockdown.enabled',
+      'lockdown.disabled',
+    ]);
+  }, 60_000);
 
   it('limits open connections per address (4429) and frees the place when one closes', async () => {
     const held = [];

@@ -24,7 +24,7 @@ import {
   type ClientAddressResolver,
   type Lockdown,
   type OriginPolicy,
-} from '../limits/index.js';
+} from '@sscontrol/limits';
 import { SignalingRedis } from '../signaling-redis.module.js';
 import { CloseCode } from './close-codes.js';
 import type { Connection } from './connection.js';
