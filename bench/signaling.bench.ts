@@ -84,6 +84,8 @@ interface CellServer {
   readonly redis: Started | null;
   readonly pids: Record<string, number>;
   stop(): Promise<void>;
+  /** Removes the cell's files (after its log was read). */
+  cleanup(): void;
 }
 
 function gatewaySettings(ctx: Pick<RunContext, 'sink' | 'deadPort'>, redisUrl: string | null) {
@@ -113,7 +115,14 @@ async function startCellServer(ctx: RunContext, row: ServerRow): Promise<CellSer
     case 'bare':
     case 'peerjs': {
       const server = await startScriptServer(ctx.code, row, options.serverCpu, logFile);
-      return { row, server, redis: null, pids: { ...base, server: server.pid }, stop: server.stop };
+      return {
+        row,
+        server,
+        redis: null,
+        pids: { ...base, server: server.pid },
+        stop: server.stop,
+        cleanup: () => rmSync(logFile, { force: true }),
+      };
     }
     case 'sscontrol':
     case 'sscontrol-redis': {
@@ -139,6 +148,8 @@ async function startCellServer(ctx: RunContext, row: ServerRow): Promise<CellSer
           stop: async () => {
             await server.stop();
             await redis?.stop();
+          },
+          cleanup: () => {
             rmSync(path.join(ctx.work, `gateway-${cell}`), { recursive: true, force: true });
             if (redis)
               rmSync(path.join(ctx.work, `redis-${cell}`), { recursive: true, force: true });
@@ -165,6 +176,38 @@ async function scrapeMetrics(port: number): Promise<Record<string, number>> {
   return out;
 }
 
+/** Warnings and errors in the gateway's JSON log (the first few kept). */
+function logProblems(file: string): GatewayEvidence['logProblems'] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return { warnings: 0, errors: 1, first: [`no log at ${file}`] };
+  }
+  let warnings = 0;
+  let errors = 0;
+  const first: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    let level = 'text';
+    let msg = line;
+    try {
+      const entry = JSON.parse(line) as { level?: string; msg?: string };
+      level = entry.level ?? '?';
+      msg = String(entry.msg);
+    } catch {
+      // Not a log line of the gateway's logger (a crash trace): always worth showing.
+    }
+    // The trace probe's 404 is the benchmark's own doing.
+    if (msg.includes('bench-trace-probe')) continue;
+    if (level === 'warn') warnings++;
+    else if (level === 'error' || level === 'fatal' || level === 'text') errors++;
+    else continue;
+    if (first.length < 5) first.push(`${level}: ${msg.slice(0, 200)}`);
+  }
+  return { warnings, errors, first };
+}
+
 async function sinkStats(port: number): Promise<{ requests: number; spans: number }> {
   return (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as {
     requests: number;
@@ -186,11 +229,17 @@ async function withServer<T>(
     if (isGateway) metrics = await scrapeMetrics(server.server.port).catch(() => null);
   };
   let value: T;
+  let problems: GatewayEvidence['logProblems'] = { warnings: 0, errors: 0, first: [] };
   try {
+    // One plain HTTP request, which the gateway's HTTP instrumentation traces: the sink then
+    // shows whether its span export works, next to the spans the cell itself caused.
+    if (isGateway) await fetch(`http://127.0.0.1:${server.server.port}/bench-trace-probe`);
     value = await body(server, evidence);
     if (metrics === null) await evidence();
   } finally {
     await server.stop();
+    if (isGateway) problems = logProblems(server.server.logFile);
+    server.cleanup();
   }
   if (!isGateway) return { value };
   // The gateway flushes its spans when it stops.
@@ -201,6 +250,7 @@ async function withServer<T>(
       metrics: metrics ?? {},
       spansExported: after.spans - before.spans,
       exportRequests: after.requests - before.requests,
+      logProblems: problems,
     },
   };
 }

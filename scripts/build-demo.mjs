@@ -11,7 +11,8 @@ const STATIC = 'apps/signaling/src/demo/static';
 export async function demoSources(root) {
   const files = [];
   for (const dir of [STATIC]) {
-    for (const entry of await readdir(path.join(root, dir))) files.push(path.join(root, dir, entry));
+    for (const entry of await readdir(path.join(root, dir)))
+      files.push(path.join(root, dir, entry));
   }
   return files;
 }

@@ -8,6 +8,7 @@ import { readdir, readFile, mkdir, writeFile, stat, rm } from 'node:fs/promises'
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { transformFile } from '@swc/core';
+import { buildDemo, demoNewestMtime } from './build-demo.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = path.join(root, 'dist');
@@ -31,7 +32,7 @@ async function sources() {
 }
 
 async function newestMtime(files) {
-  let newest = 0;
+  let newest = await demoNewestMtime(root);
   for (const f of [...files, path.join(root, '.swcrc'), path.join(root, 'package.json')]) {
     newest = Math.max(newest, (await stat(f)).mtimeMs);
   }
@@ -66,5 +67,6 @@ await Promise.all(
     if (map) await writeFile(`${out}.map`, map);
   }),
 );
+await buildDemo(root, outDir);
 await writeFile(stamp, new Date().toISOString());
 console.error(`built ${files.length} files in ${Math.round(performance.now() - started)} ms`);

@@ -1,7 +1,7 @@
 // A load process holding idle connections for the memory cell, driven by its parent over the IPC
 // channel: `open` (grow to a number of connections), `status`, `close`. Each connection is what
 // an idle client of its server is: authenticated (sscontrol: welcome received; PeerJS: OPEN
-// received) and sending the keep-alive its protocol asks for (sscontrol `ping` every 0.8 ×
+// received) and sending the keep-alive its protocol asks for (sscontrol `ping` twice per
 // heartbeatMs; PeerJS `HEARTBEAT` every 5 s; the bare relay nothing).
 import { readFileSync } from 'node:fs';
 import type { TokenFile } from './relay-load.js';

@@ -50,12 +50,12 @@ export const USAGE = `usage: npm run bench:signaling -- [options]
   --offer-window N     offer/answer exchanges in flight per pair (default 1)
   --seconds N          measured seconds per throughput cell (default 5)
   --warmup N           warm-up seconds per relay cell (default 2)
-  --latency-seconds N  measured seconds per latency cell (default 8)
+  --latency-seconds N  measured seconds per latency cell (default 6)
   --rate N             offered messages/s of the latency cells (default 2000)
   --reps N             repetitions of the relay cells, median reported (default 3)
   --idle-steps LIST    idle connections per step (default 1000,5000,10000,15000,20000)
-  --hold N             seconds the top idle step is held (default 15)
-  --settle N           seconds before each RSS reading (default 3)
+  --hold N             seconds the top idle step is held (default 10)
+  --settle N           seconds before each RSS reading (default 2)
   --server-cpu N|none  CPU the servers (and Redis) are pinned to (default 0)
   --load-cpu N|none    CPU the load processes are pinned to (default the last CPU)
   --dir PATH           work directory (default the OS temp dir)
@@ -147,14 +147,14 @@ export function parseOptions(argv: readonly string[]): SignalingBenchOptions {
     offerWindow: number('offer-window', values['offer-window'], 1),
     seconds: number('seconds', values.seconds, quick ? 2 : 5, { integer: false }),
     warmupSeconds: number('warmup', values.warmup, quick ? 1 : 2, { integer: false, min: 0 }),
-    latencySeconds: number('latency-seconds', values['latency-seconds'], quick ? 3 : 8, {
+    latencySeconds: number('latency-seconds', values['latency-seconds'], quick ? 3 : 6, {
       integer: false,
     }),
     rate: number('rate', values.rate, 2000),
     reps: number('reps', values.reps, quick ? 1 : 3),
     idleSteps: steps,
-    holdSeconds: number('hold', values.hold, quick ? 2 : 15, { integer: false, min: 0 }),
-    settleSeconds: number('settle', values.settle, quick ? 1 : 3, { integer: false, min: 0 }),
+    holdSeconds: number('hold', values.hold, quick ? 2 : 10, { integer: false, min: 0 }),
+    settleSeconds: number('settle', values.settle, quick ? 1 : 2, { integer: false, min: 0 }),
     serverCpu,
     loadCpu,
     dir: values.dir ?? tmpdir(),

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { IdleCellResult } from './idle-cell.js';
 import type { Measurement, SignalingBenchOptions } from './options.js';
+import type { CpuWindow } from './proc-stats.js';
 import type { RelayCellResult } from './relay-load.js';
 import type { ServerRow } from './servers.js';
 
@@ -33,6 +34,12 @@ export interface GatewayEvidence {
   /** OTLP exports the sink received during the cell. */
   readonly spansExported: number;
   readonly exportRequests: number;
+  /** Warning and error lines in its log (and the first few of them, or non-JSON lines). */
+  readonly logProblems: {
+    readonly warnings: number;
+    readonly errors: number;
+    readonly first: readonly string[];
+  };
 }
 
 export interface SignalingBenchResults {
@@ -132,7 +139,15 @@ function idleOf(results: SignalingBenchResults, row: ServerRow): IdleCellResult 
 
 function serverCpuUsPerMessage(r: RelayCellResult): number | null {
   const us = r.cpu?.cpuUs.server;
-  return us === undefined || r.delivered === 0 ? null : us / r.delivered;
+  if (us === undefined || r.delivered === 0) return null;
+  return (us + (r.cpu?.cpuUs.redis ?? 0)) / r.delivered;
+}
+
+/** The server's CPU (% of one CPU), with its Redis's added as `+ n` in the cluster row. */
+function serverCpu(cpu: CpuWindow | null | undefined): string {
+  if (!cpu) return '–';
+  const redis = cpu.processes.redis;
+  return `${fixed1(cpu.processes.server ?? 0)}${redis === undefined ? '' : ` + ${fixed1(redis)}`}`;
 }
 
 function idleErrors(i: IdleCellResult): number {
@@ -187,7 +202,12 @@ export function targets(results: SignalingBenchResults) {
         (idle.cap < TARGETS.connections
           ? ` (capped at ${int(idle.cap)}: the server's open-files limit is ${int(idle.serverNofile)})`
           : ''),
-      met: yes(held >= TARGETS.connections && idleErrors(idle) === 0),
+      met:
+        held >= TARGETS.connections && idleErrors(idle) === 0
+          ? '**yes**'
+          : idle.cap < TARGETS.connections && held >= idle.cap && idleErrors(idle) === 0
+            ? '**not shown here**: every connection up to the cap held, none failed'
+            : '**no**',
     });
   }
   return out;
@@ -246,7 +266,7 @@ export function renderMarkdown(results: SignalingBenchResults): string {
     `- Idle connections: opened in steps (${options.idleSteps.map(int).join(', ')}), by ` +
       'several load processes each on its own source address; the server RSS (VmRSS) read ' +
       `${options.settleSeconds} s after each step; the top step then held ${options.holdSeconds} s ` +
-      'with the keep-alive each protocol asks (sscontrol `ping` every 0.8 × heartbeatMs, PeerJS ' +
+      'with the keep-alive each protocol asks (sscontrol `ping` twice per `welcome.heartbeatMs`, PeerJS ' +
       '`HEARTBEAT` every 5 s, bare: none).',
   );
   const redone = results.discardedRelay.length;
@@ -257,45 +277,46 @@ export function renderMarkdown(results: SignalingBenchResults): string {
   lines.push('');
 
   const measured = (m: Measurement) => options.measurements.includes(m);
-  if (measured('candidate') || measured('offer')) {
-    lines.push('### Relay throughput (messages delivered per second, median)', '');
+  for (const m of ['candidate', 'offer'] as const) {
+    if (!measured(m)) continue;
+    lines.push(
+      m === 'candidate'
+        ? `### Relay throughput: ICE candidates (messages delivered per second, median of ${options.reps})`
+        : `### Relay throughput: SDP offers and answers (messages delivered per second, median of ${options.reps})`,
+      '',
+    );
     head(
       [
         'server',
-        'candidates msgs/s',
+        'msgs/s',
         'vs PeerJS',
         'vs bare',
         'server CPU %',
         'server CPU µs/msg',
         'load CPU %',
-        'offers msgs/s',
-        'vs PeerJS',
-        'vs bare',
-        'frame bytes (candidate / offer, in → out)',
+        'frame bytes in → out',
+        'runs (msgs/s)',
       ],
-      ['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---'],
+      ['---', '---:', '---:', '---:', '---:', '---:', '---:', '---:', '---'],
     );
-    const cand = (r: ServerRow) => throughput(results, r, 'candidate');
-    const offer = (r: ServerRow) => throughput(results, r, 'offer');
+    const of = (r: ServerRow) => throughput(results, r, m);
     for (const r of rows) {
-      const c = cand(r);
-      const o = offer(r);
-      const cpu = c?.run.result?.cpu;
-      const perMsg = c ? serverCpuUsPerMessage(c.run.result!) : null;
-      const bytes = (x: typeof c) =>
-        x ? `${x.run.result!.frameBytes.sent} → ${x.run.result!.frameBytes.delivered}` : '–';
+      const c = of(r);
+      const x = c?.run.result;
+      const perMsg = x ? serverCpuUsPerMessage(x) : null;
       row([
         ROW_LABELS[r],
-        c ? `**${int(c.value)}**` : measured('candidate') ? 'failed' : '–',
-        r === 'peerjs' ? '' : ratio(c?.value, cand('peerjs')?.value),
-        r === 'bare' ? '' : ratio(c?.value, cand('bare')?.value),
-        cpu ? fixed1(cpu.processes.server ?? 0) : '–',
+        c ? `**${int(c.value)}**` : 'failed',
+        r === 'peerjs' ? '' : ratio(c?.value, of('peerjs')?.value),
+        r === 'bare' ? '' : ratio(c?.value, of('bare')?.value),
+        serverCpu(x?.cpu),
         perMsg === null ? '–' : fixed1(perMsg),
-        cpu ? fixed1(cpu.processes.load ?? 0) : '–',
-        o ? `**${int(o.value)}**` : measured('offer') ? 'failed' : '–',
-        r === 'peerjs' ? '' : ratio(o?.value, offer('peerjs')?.value),
-        r === 'bare' ? '' : ratio(o?.value, offer('bare')?.value),
-        `${bytes(c)} / ${bytes(o)}`,
+        x?.cpu ? fixed1(x.cpu.processes.load ?? 0) : '–',
+        x ? `${int(x.frameBytes.sent)} → ${int(x.frameBytes.delivered)}` : '–',
+        results.relay
+          .filter((y) => y.row === r && y.measurement === m)
+          .map((y) => (y.result ? int(y.result.perSecond) : 'failed'))
+          .join(' / '),
       ]);
     }
     lines.push('');
@@ -333,7 +354,7 @@ export function renderMarkdown(results: SignalingBenchResults): string {
         s ? ms(s.max) : '–',
         r === 'bare' ? '' : ratio(l?.value, latency(results, 'bare')?.value),
         r === 'peerjs' ? '' : ratio(l?.value, latency(results, 'peerjs')?.value),
-        l?.run.result?.cpu ? fixed1(l.run.result.cpu.processes.server ?? 0) : '–',
+        serverCpu(l?.run.result?.cpu),
         l?.run.result?.sendLag ? ms(l.run.result.sendLag.p99) : '–',
       ]);
     }
@@ -374,7 +395,7 @@ export function renderMarkdown(results: SignalingBenchResults): string {
         i?.afterHold
           ? `${int(i.afterHold.held)} held, ${fixed1(i.afterHold.rssKiB / 1024)} MiB`
           : '–',
-        i?.holdCpu ? fixed1(i.holdCpu.processes.server ?? 0) : '–',
+        serverCpu(i?.holdCpu),
         i ? String(idleErrors(i)) : '–',
       ]);
     }
@@ -392,7 +413,8 @@ export function renderMarkdown(results: SignalingBenchResults): string {
   const evidence = results.relay.filter((r) => r.gateway).concat();
   if (evidence.length > 0 || results.idle.some((r) => r.gateway)) {
     lines.push(
-      '### What the gateway recorded (per cell, from its `/metrics` and the OTLP sink)',
+      '<details><summary>What the gateway recorded in each cell (its <code>/metrics</code>, ' +
+        'the spans the OTLP sink received, its log)</summary>',
       '',
     );
     const keys = [
@@ -401,12 +423,12 @@ export function renderMarkdown(results: SignalingBenchResults): string {
       ),
     ];
     head(
-      ['cell', ...keys.map((k) => `\`${k}\``), 'spans exported'],
-      ['---', ...keys.map(() => '---:'), '---:'],
+      ['cell', ...keys.map((k) => `\`${k}\``), 'spans exported', 'log warnings / errors'],
+      ['---', ...keys.map(() => '---:'), '---:', '---'],
     );
     const cells: { label: string; g: GatewayEvidence }[] = [
       ...results.relay.flatMap((r) =>
-        r.gateway && r.rep === 1 ? [{ label: `${r.row} ${r.measurement}`, g: r.gateway }] : [],
+        r.gateway ? [{ label: `${r.row} ${r.measurement} rep ${r.rep}`, g: r.gateway }] : [],
       ),
       ...results.idle.flatMap((r) => (r.gateway ? [{ label: `${r.row} idle`, g: r.gateway }] : [])),
     ];
@@ -415,9 +437,23 @@ export function renderMarkdown(results: SignalingBenchResults): string {
         c.label,
         ...keys.map((k) => (k in c.g.metrics ? int(c.g.metrics[k]!) : '–')),
         int(c.g.spansExported),
+        `${c.g.logProblems.warnings} / ${c.g.logProblems.errors}` +
+          (c.g.logProblems.first[0] ? ` (${c.g.logProblems.first[0].replaceAll('|', '/')})` : ''),
       ]);
     }
-    lines.push('');
+    const onlyProbe = cells.every((c) => c.g.spansExported <= 1);
+    lines.push(
+      '',
+      'Every cell makes one plain HTTP request to the gateway, which its HTTP instrumentation ' +
+        'traces, so that the sink shows the export works. ' +
+        (onlyProbe
+          ? 'No cell exported more than that one span: the gateway creates no spans for ' +
+            'WebSocket handshakes, session requests or relayed messages.'
+          : 'Spans beyond that one were created by the cell itself.'),
+      '',
+      '</details>',
+      '',
+    );
   }
 
   lines.push('<details><summary>Every run</summary>', '');
@@ -446,7 +482,7 @@ export function renderMarkdown(results: SignalingBenchResults): string {
       x ? int(x.perSecond) : 'failed',
       x?.latency ? ms(x.latency.p50) : '–',
       x?.latency ? ms(x.latency.p99) : '–',
-      x?.cpu ? fixed1(x.cpu.processes.server ?? 0) : '–',
+      serverCpu(x?.cpu),
       x?.cpu ? fixed1(x.cpu.processes.load ?? 0) : '–',
       x?.cpu ? fixed1(x.cpu.other) : '–',
       x ? int(x.undelivered) : '–',

@@ -527,8 +527,8 @@ class SscontrolClient extends RelayClient {
   }
 
   override startKeepAlive(): void {
-    // At most every heartbeatMs, as the protocol asks; spread over the period.
-    const period = this.heartbeatMs * 0.8;
+    // About twice per heartbeat interval, as the protocol asks; spread over the period.
+    const period = this.heartbeatMs / 2;
     this.keepAlive = setTimeout(() => {
       this.ping();
       this.keepAlive = setInterval(() => this.ping(), period);

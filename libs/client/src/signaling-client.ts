@@ -90,7 +90,8 @@ function textOf(data: unknown): string | undefined {
  * ```
  */
 export class SignalingClient extends Emitter<SignalingClientEvents> {
-  private readonly url: string;
+  private readonly urls: readonly string[];
+  private urlIndex = 0;
   private currentToken: string;
   private readonly getToken: (() => Promise<string>) | undefined;
   private readonly WebSocketCtor: WebSocketConstructor;
@@ -116,7 +117,8 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
 
   constructor(options: SignalingClientOptions) {
     super();
-    this.url = options.url;
+    this.urls = typeof options.url === 'string' ? [options.url] : [...options.url];
+    if (this.urls.length === 0) throw new TypeError('options.url: no URL');
     this.currentToken = options.token;
     this.getToken = options.getToken;
     const ctor = options.WebSocket ?? defaultWebSocket();
@@ -147,6 +149,11 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
   /** The current connection's `welcome` (the last one while reconnecting). */
   get welcome(): WelcomeData | undefined {
     return this.lastWelcome;
+  }
+
+  /** The URL of the current (or next) connection. */
+  get url(): string {
+    return this.urls[this.urlIndex % this.urls.length]!;
   }
 
   /** The token the client connects with (the latest refreshed one). */
@@ -439,6 +446,9 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
       this.wakeReconnect = undefined;
       if (this.connectionState !== 'reconnecting') return;
       await this.freshTokenIfExpired();
+      // With several URLs (instances without a balancer), each attempt goes to the next one: a
+      // draining or dead instance is not tried twice in a row.
+      this.urlIndex = (this.urlIndex + 1) % this.urls.length;
       try {
         await this.openConnection();
       } catch (error) {
@@ -703,6 +713,7 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
     };
     this.sessionResumeToken = this.connection?.welcome?.resumeToken;
     this.seqTracker.reset();
+    this.emit('session', this.session);
   }
 
   /** Delivers a sequenced event once: duplicates (redeliveries after a resume) are dropped. */

@@ -191,8 +191,12 @@ export interface SignalingClientEvents {
 
 /** Options of a {@link SignalingClient}. */
 export interface SignalingClientOptions {
-  /** The gateway's WebSocket URL, e.g. `wss://signal.example.com/ws`. */
-  readonly url: string;
+  /**
+   * The gateway's WebSocket URL, e.g. `wss://signal.example.com/ws`; or several (instances
+   * reached without a balancer): the first is used first, and each reconnect attempt moves on to
+   * the next, so that a resume lands on another instance when one drains or dies.
+   */
+  readonly url: string | readonly string[];
   /** A client token (`sscontrol keys mint-token`, or the control API). */
   readonly token: string;
   /**
