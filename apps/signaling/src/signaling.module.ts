@@ -4,6 +4,7 @@ import { ConfigModule, eventStoreConnection, type Config } from '@sscontrol/conf
 import { EventStoreModule } from '@sscontrol/event-store';
 import { HealthModule, TelemetryModule, type Telemetry } from '@sscontrol/telemetry';
 import { KeysModule, resolveMasterKey } from '@sscontrol/keys';
+import { DemoModule } from './demo/demo.module.js';
 import { signalingStateProvider } from './cluster/signaling-state.provider.js';
 import { SignalingGuards } from './gateway/guards.js';
 import { SignalingGateway } from './gateway/signaling.gateway.js';
@@ -33,6 +34,7 @@ export class SignalingModule {
         }),
         SignalingRedisModule,
         KeysModule.forRoot({ lifecycle: false }),
+        ...(config.signaling.demo ? [DemoModule] : []),
       ],
       providers: [signalingStateProvider, SignalingGuards, SignalingGateway],
     };
