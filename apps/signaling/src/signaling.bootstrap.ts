@@ -10,6 +10,20 @@ import {
 } from '@sscontrol/telemetry';
 import { SignalingModule } from './signaling.module.js';
 
+/** The `ws` adapter, with the frame cap from the configuration (`SIGNALING_MAX_FRAME_BYTES`). */
+class SignalingWsAdapter extends WsAdapter {
+  constructor(
+    app: ConstructorParameters<typeof WsAdapter>[0],
+    private readonly maxPayload: number,
+  ) {
+    super(app);
+  }
+
+  override create(port: number, options: Record<string, unknown> = {}): unknown {
+    return super.create(port, { ...options, maxPayload: this.maxPayload }) as unknown;
+  }
+}
+
 /** Builds and starts the signaling gateway; returns the running app (tests close it). */
 export async function bootstrapSignaling(config: Config, telemetry: Telemetry) {
   const app = await NestFactory.create(SignalingModule.forRoot(config, telemetry), {
@@ -17,7 +31,7 @@ export async function bootstrapSignaling(config: Config, telemetry: Telemetry) {
     bufferLogs: false,
     abortOnError: false,
   });
-  app.useWebSocketAdapter(new WsAdapter(app));
+  app.useWebSocketAdapter(new SignalingWsAdapter(app, config.signaling.maxFrameBytes));
   app.use(httpTelemetry(telemetry, 'signaling'));
   (app.getHttpAdapter().getInstance() as Express).disable('x-powered-by');
   closeOnSignals(app, telemetry);

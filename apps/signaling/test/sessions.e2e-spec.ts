@@ -366,6 +366,9 @@ describe('signaling gateway: sessions and relay (one instance)', () => {
     });
     client.ws.send('x'.repeat(65 * 1024));
     expect(await client.waitClosed()).toBe(1009);
+    await new Promise((r) => setTimeout(r, 200));
+    const metrics = await (await fetch(`http://127.0.0.1:${env.SIGNALING_PORT}/metrics`)).text();
+    expect(metrics).toMatch(/sscontrol_limit_hits_total\{limit="frame_size"\} 1/);
   });
 
   it('limits the message rate of a connection (rate_limited)', async () => {

@@ -53,7 +53,8 @@ export class Connection {
   queue: Promise<void> = Promise.resolve();
   /** Request ids being handled (a duplicate while pending is `out_of_order`). */
   readonly pendingIds = new Set<string>();
-  refusedInARow = 0;
+  /** ws refused a frame over the size limit (and closed the connection, 1009). */
+  frameTooLarge = false;
 
   constructor(
     readonly id: string,

@@ -336,6 +336,9 @@ export class SignalingGateway
     socket.off('message', early);
     socket.on('message', (data: RawData, isBinary: boolean) => this.onFrame(c, data, isBinary));
     socket.on('pong', () => (c.lastSeen = Date.now()));
+    socket.on('error', (error: Error & { code?: string }) => {
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') c.frameTooLarge = true;
+    });
     socket.once('close', (code: number) => {
       const p = this.closed(c, code).catch((error: unknown) =>
         this.logger.error({ err: error, connectionId }, 'closing a connection failed'),
@@ -1375,6 +1378,17 @@ export class SignalingGateway
     this.byId.delete(c.id);
     this.metrics.activeConnections.dec();
     c.release();
+    if (code === 1009 || c.frameTooLarge) {
+      // ws closed it for a frame over SIGNALING_MAX_FRAME_BYTES, before reading it.
+      this.metrics.limitHits.inc({ limit: 'frame_size' });
+      await this.auditBestEffort('a limit hit', () =>
+        this.recorder.record(
+          'connection.limitHit',
+          { connectionId: c.id, ip: c.ip, limit: 'frame_size' },
+          this.context(c),
+        ),
+      );
+    }
     // Requests still queued are not handled for a closed connection.
     await c.queue;
     if (c.pendingJoin) await this.settleUnanswered(c, 'withdrawn');
