@@ -26,4 +26,10 @@ describe('closeAction', () => {
   ] as const)('%d → %s', (code, action) => {
     expect(closeAction(code)).toBe(action);
   });
+
+  it('reconnects after 4403 only when the client can get a fresh token', () => {
+    expect(closeAction(4403, true)).toBe('reconnect');
+    expect(closeAction(4402, true)).toBe('stop');
+    expect(closeAction(4404, true)).toBe('stop');
+  });
 });

@@ -1,3 +1,5 @@
+import { ClientError, ClientErrorCode } from './client.errors.js';
+
 /** A handler of one event. */
 export type Handler<P> = (payload: P) => void;
 
@@ -23,6 +25,36 @@ export class Emitter<Events extends object> {
       handler(payload);
     });
     return off;
+  }
+
+  /**
+   * Resolves with the next `event` whose payload passes `match`; rejects with a `timeout`
+   * {@link ClientError} after `timeoutMs` (default: waits as long as it takes).
+   */
+  next<K extends keyof Events>(
+    event: K,
+    options: { match?: (payload: Events[K]) => boolean; timeoutMs?: number } = {},
+  ): Promise<Events[K]> {
+    return new Promise((resolve, reject) => {
+      const timer =
+        options.timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              off();
+              reject(
+                new ClientError(
+                  ClientErrorCode.Timeout,
+                  `no '${String(event)}' within ${options.timeoutMs} ms`,
+                ),
+              );
+            }, options.timeoutMs);
+      const off = this.on(event, (payload) => {
+        if (options.match && !options.match(payload)) return;
+        if (timer !== undefined) clearTimeout(timer);
+        off();
+        resolve(payload);
+      });
+    });
   }
 
   /** Removes `handler` from `event`. */

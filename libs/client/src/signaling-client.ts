@@ -72,6 +72,23 @@ function defaultWebSocket(): WebSocketConstructor | undefined {
   return (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
 }
 
+/**
+ * The `exp` of a JWT in ms, read without verifying it (the gateway verifies); NaN when it cannot
+ * be read. Used only to decide whether to ask `getToken` for a new token before reconnecting.
+ */
+function tokenExpiry(token: string): number {
+  try {
+    const payload = token.split('.')[1] ?? '';
+    const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
+    const json = JSON.parse(atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, '='))) as {
+      exp?: unknown;
+    };
+    return typeof json.exp === 'number' ? json.exp * 1000 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 function textOf(data: unknown): string | undefined {
   return typeof data === 'string' ? data : undefined;
 }
@@ -333,7 +350,15 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
       socket.onclose = (event: { code?: number; reason?: string }) => {
         const code = typeof event.code === 'number' ? event.code : ABNORMAL;
         const reason = typeof event.reason === 'string' ? event.reason : '';
-        if (this.connection !== connection) return;
+        if (this.connection !== connection) {
+          // close() gave up on a connection still being made.
+          if (!settled) {
+            settled = true;
+            clearTimeout(timer);
+            reject(new ClientError(ClientErrorCode.Closed, 'client closed while connecting'));
+          }
+          return;
+        }
         this.lastClose = { code, reason };
         this.detach();
         if (!settled) {
@@ -368,7 +393,7 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
     );
     // While reconnecting, the reconnect loop sees its resume request fail and carries on.
     if (this.connectionState !== 'open') return;
-    const action = this.reconnectEnabled ? closeAction(code) : 'stop';
+    const action = this.reconnectEnabled ? closeAction(code, this.getToken !== undefined) : 'stop';
     if (action === 'stop') {
       this.finish(
         code,
@@ -418,6 +443,8 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
     let closeCode = code;
     let closeReason = reason;
     let attempt = 0;
+    // A token fetched for this reconnect: if it is refused as expired too, stop.
+    let fetchedToken = false;
     for (;;) {
       if (this.connectionState !== 'reconnecting') return;
       if (action === 'stop' || attempt >= this.maxAttempts) {
@@ -445,7 +472,7 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
       await this.sleep(delayMs);
       this.wakeReconnect = undefined;
       if (this.connectionState !== 'reconnecting') return;
-      await this.freshTokenIfExpired();
+      fetchedToken = (await this.freshTokenIfExpired()) || fetchedToken;
       // With several URLs (instances without a balancer), each attempt goes to the next one: a
       // draining or dead instance is not tried twice in a row.
       this.urlIndex = (this.urlIndex + 1) % this.urls.length;
@@ -454,7 +481,7 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
       } catch (error) {
         closeCode = isClientError(error) ? (error.closeCode ?? ABNORMAL) : ABNORMAL;
         closeReason = isClientError(error) ? (error.closeReason ?? error.message) : String(error);
-        action = closeAction(closeCode);
+        action = closeAction(closeCode, this.getToken !== undefined && !fetchedToken);
         continue;
       }
       if (this.connectionState !== 'reconnecting') return;
@@ -463,7 +490,9 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
       if (this.state === 'closed') return;
       if (outcome === 'retry') {
         ({ code: closeCode, reason: closeReason } = this.lastClose);
-        action = this.connection ? 'backoff' : closeAction(closeCode);
+        action = this.connection
+          ? 'backoff'
+          : closeAction(closeCode, this.getToken !== undefined && !fetchedToken);
         if (this.connection) this.abandonQuietly('resume failed, retrying');
         continue;
       }
@@ -529,12 +558,14 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
     this.emit('session', null);
   }
 
-  private async freshTokenIfExpired(): Promise<void> {
-    const expiresAt = this.lastWelcome ? Date.parse(this.lastWelcome.tokenExpiresAt) : NaN;
-    if (!this.getToken || !(expiresAt - TOKEN_EXPIRY_MARGIN_MS <= Date.now())) return;
+  /** Before a reconnect: a new token from `getToken` if the current one expired; true if so. */
+  private async freshTokenIfExpired(): Promise<boolean> {
+    const expiresAt = tokenExpiry(this.currentToken);
+    if (!this.getToken || !(expiresAt - TOKEN_EXPIRY_MARGIN_MS <= Date.now())) return false;
     try {
       this.currentToken = await this.getToken();
       this.emit('token.refreshed', { token: this.currentToken });
+      return true;
     } catch (error) {
       this.report(
         new ClientError(
@@ -545,6 +576,7 @@ export class SignalingClient extends Emitter<SignalingClientEvents> {
           },
         ),
       );
+      return false;
     }
   }
 

@@ -78,8 +78,8 @@ $('stop').addEventListener('click', () => stop());
 async function start() {
   const role = selectedRole();
   demo.role = role;
-  $('start').disabled = true;
-  $('stop').disabled = false;
+  $('connect-form').hidden = true;
+  $('stop').hidden = false;
   const client = new SignalingClient({
     url: $('url').value.trim(),
     token: $('token').value.trim(),
@@ -128,8 +128,11 @@ function stop() {
     const ending = client.session?.opened ? client.endSession().catch(() => undefined) : null;
     Promise.resolve(ending).finally(() => client.close());
   }
-  $('start').disabled = false;
-  $('stop').disabled = true;
+  $('connect-form').hidden = false;
+  $('stop').hidden = true;
+  $('host-view').hidden = true;
+  $('controller-view').hidden = true;
+  $('cursor').hidden = true;
   $('join-requests').replaceChildren();
 }
 
@@ -252,7 +255,21 @@ function showControl(from, event) {
     if (event.action === 'up') cursor.dataset.pressed = 'false';
     if (event.action === 'move') return; // too many to log
   }
-  log(`${from}: ${JSON.stringify(event)}`);
+  log(`${from}: ${describeControl(event)}`);
+}
+
+function describeControl(event) {
+  const at = (e) => `(${Number(e.x).toFixed(3)}, ${Number(e.y).toFixed(3)})`;
+  switch (event.type) {
+    case 'pointer':
+      return `pointer ${event.action} at ${at(event)}${event.button === undefined ? '' : `, button ${event.button}`}`;
+    case 'key':
+      return `key ${event.action} ${JSON.stringify(event.key)}`;
+    case 'wheel':
+      return `wheel ${event.dx}, ${event.dy}`;
+    default:
+      return JSON.stringify(event);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
