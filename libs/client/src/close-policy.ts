@@ -1,21 +1,7 @@
-/**
- * The gateway's close codes (apps/signaling/src/gateway/close-codes.ts, docs/protocol.md), as far
- * as a client acts on them. A unit test keeps the two in step.
- */
-export const GatewayCloseCode = {
-  Draining: 4100,
-  TokenMissing: 4401,
-  TokenInvalid: 4402,
-  TokenExpired: 4403,
-  TokenRevoked: 4404,
-  OriginForbidden: 4406,
-  HeartbeatTimeout: 4408,
-  Replaced: 4409,
-  Lockdown: 4423,
-  RateLimited: 4429,
-  Banned: 4451,
-  AuditUnavailable: 4503,
-} as const;
+import { CloseCode } from '@sscontrol/protocol';
+
+/** The gateway's close codes (`@sscontrol/protocol`), under the name this library has used. */
+export const GatewayCloseCode = CloseCode;
 
 /** What the client does after its connection closed. */
 export type CloseAction =

@@ -1,5 +1,6 @@
 export * from './limits.js';
 export { ProtocolErrorCode, describeErrorCodes } from './error-codes.js';
+export { CloseCode } from './close-codes.js';
 export { parseClientFrame } from './parse-client-frame.js';
 export type { ParsedClientFrame } from './parse-client-frame.js';
 export {
