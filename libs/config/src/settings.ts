@@ -263,7 +263,8 @@ export const SETTINGS = {
   SIGNALING_CONNECTIONS_PER_IP: def({
     schema: int(1, 1_000_000, 50),
     expected: 'an integer from 1 to 1000000',
-    description: 'Open connections one client address may hold on one instance (4429 beyond).',
+    description:
+      'Open connections one client address (IPv6: one /64) may hold on one instance (4429 beyond).',
     defaultShown: '50',
     usedBy: ['signaling'],
   }),
@@ -324,7 +325,7 @@ export const SETTINGS = {
     schema: int(16, 100_000, 1024),
     expected: 'an integer from 16 to 100000',
     description:
-      'Unacknowledged session messages kept per peer for redelivery on resume; a peer that falls further behind is disconnected (4408) rather than silently lose messages.',
+      'Unacknowledged session messages kept per peer for redelivery on resume; a resume that needs older ones fails (`resume_failed`) rather than silently skip them.',
     defaultShown: '1024',
     usedBy: ['signaling'],
   }),
