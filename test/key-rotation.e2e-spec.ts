@@ -129,6 +129,9 @@ describe('key rotation under load, two gateway instances', () => {
       CONTROL_PORT: String(await freePort()),
       CONTROL_HOST: '127.0.0.1',
       SIGNALING_HOST: '127.0.0.1',
+      // Hundreds of clients from one loopback address, by design of the test.
+      SIGNALING_CONNECTION_RATE_PER_IP: '100000',
+      SIGNALING_CONNECTIONS_PER_IP: '100000',
       TURN_REALM: 'sscontrol.test',
       TURN_URIS: 'turn:127.0.0.1:3478',
       AUDIT_CHECKPOINT_EVERY_MS: '1000',

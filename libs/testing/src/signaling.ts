@@ -60,7 +60,7 @@ export class TestSignalingClient {
 
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data: WebSocket.RawData) => {
-      const frame = JSON.parse(String(data as Buffer)) as TestFrame;
+      const frame = JSON.parse(Buffer.from(data as Buffer).toString('utf8')) as TestFrame;
       this.frames.push(frame);
       this.waiters = this.waiters.filter((w) => {
         if (!w.match(frame)) return true;
@@ -133,7 +133,7 @@ export class TestSignalingClient {
   }
 
   send(event: string, data: Record<string, unknown>): string {
-    const id = String(data.id ?? `r${++this.next}`);
+    const id = typeof data.id === 'string' ? data.id : `r${++this.next}`;
     this.ws.send(JSON.stringify({ event, data: { ...data, id } }));
     return id;
   }
