@@ -106,6 +106,20 @@ function gatewaySettings(ctx: Pick<RunContext, 'sink' | 'deadPort'>, redisUrl: s
   };
 }
 
+/** The code a cell's server runs: with `--cpu-prof`, each server writes a CPU profile on exit. */
+function serverCode(ctx: RunContext, cell: number, row: ServerRow): CodeDir {
+  const dir = ctx.options.cpuProfDir;
+  if (dir === null) return ctx.code;
+  return {
+    ...ctx.code,
+    node: [
+      ...ctx.code.node,
+      '--cpu-prof',
+      `--cpu-prof-dir=${path.join(dir, `cell-${cell}-${row}`)}`,
+    ],
+  };
+}
+
 async function startCellServer(ctx: RunContext, row: ServerRow): Promise<CellServer> {
   const { options } = ctx;
   const cell = ++ctx.cellSeq;
@@ -114,7 +128,12 @@ async function startCellServer(ctx: RunContext, row: ServerRow): Promise<CellSer
   switch (row) {
     case 'bare':
     case 'peerjs': {
-      const server = await startScriptServer(ctx.code, row, options.serverCpu, logFile);
+      const server = await startScriptServer(
+        serverCode(ctx, cell, row),
+        row,
+        options.serverCpu,
+        logFile,
+      );
       return {
         row,
         server,
@@ -131,7 +150,7 @@ async function startCellServer(ctx: RunContext, row: ServerRow): Promise<CellSer
           ? await startRedis(ctx.redisBin, path.join(ctx.work, `redis-${cell}`), options.serverCpu)
           : null;
       try {
-        const server = await startGateway(ctx.code, {
+        const server = await startGateway(serverCode(ctx, cell, row), {
           env: {
             ...ctx.gateway!.env,
             ...gatewaySettings(ctx, redis === null ? null : `redis://127.0.0.1:${redis.port}`),
@@ -316,8 +335,10 @@ async function relayCells(ctx: RunContext): Promise<{ runs: RelayRun[]; discarde
           let run: RelayRun;
           try {
             await waitForQuiet(options.maxForeignCpu / 2, options.quietWaitSeconds * 1000, log);
+            const t0 = performance.now();
             run = await relayCell(ctx, row, measurement, rep);
-            log(`${label}: ${describeRelay(run.result!)}`);
+            const took = ((performance.now() - t0) / 1000).toFixed(1);
+            log(`${label}: ${describeRelay(run.result!)} (${took} s)`);
           } catch (error) {
             const message = (error as Error).message;
             runs.push({ row, measurement, rep, error: message });
@@ -346,6 +367,7 @@ async function idleCells(ctx: RunContext): Promise<IdleRun[]> {
     log(`[idle] ${row}`);
     try {
       await waitForQuiet(options.maxForeignCpu / 2, options.quietWaitSeconds * 1000, log);
+      const t0 = performance.now();
       const { value, gateway } = await withServer(ctx, row, (server, evidence) =>
         runIdleCell({
           code: ctx.code,
@@ -363,9 +385,10 @@ async function idleCells(ctx: RunContext): Promise<IdleRun[]> {
         }),
       );
       const kib = value.kibPerConnection;
+      const took = ((performance.now() - t0) / 1000).toFixed(1);
       log(
         `[idle] ${row}: ${kib === null ? '?' : kib.toFixed(1)} KiB per connection, ` +
-          `${value.failed + value.dropped + value.errors} errors`,
+          `${value.failed + value.dropped + value.errors} errors (${took} s)`,
       );
       out.push({ row, result: value, ...(gateway ? { gateway } : {}) });
     } catch (error) {
@@ -479,7 +502,14 @@ async function main(): Promise<number> {
       kernel: `${os.type()} ${os.release()}`,
       node: process.version,
       nofile: nofileLimit(process.pid),
-      versions: { ws: packageVersion('ws'), peer: packageVersion('peer') },
+      versions: {
+        ws: packageVersion('ws'),
+        'ws (the gateway’s, under @nestjs/platform-ws)': packageVersion(
+          '@nestjs/platform-ws/node_modules/ws',
+        ),
+        peer: packageVersion('peer'),
+        '@nestjs/platform-ws': packageVersion('@nestjs/platform-ws'),
+      },
     },
     gatewaySettings: Object.fromEntries(
       Object.entries(gatewayEnv).filter(

@@ -1,4 +1,5 @@
 import os, { tmpdir } from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseOnly } from '../cell-process.js';
 import { SERVER_ROWS, type ServerRow } from './servers.js';
@@ -33,6 +34,8 @@ export interface SignalingBenchOptions {
   readonly serverCpu: number | null;
   readonly loadCpu: number | null;
   readonly dir: string;
+  /** Where each server process writes a CPU profile (`node --cpu-prof`), or null. */
+  readonly cpuProfDir: string | null;
   readonly maxForeignCpu: number;
   readonly retries: number;
   readonly quietWaitSeconds: number;
@@ -48,17 +51,19 @@ export const USAGE = `usage: npm run bench:signaling -- [options]
   --pairs N            client pairs in the relay cells (default 50)
   --window N           candidates in flight per client (default 16)
   --offer-window N     offer/answer exchanges in flight per pair (default 1)
-  --seconds N          measured seconds per throughput cell (default 5)
-  --warmup N           warm-up seconds per relay cell (default 2)
-  --latency-seconds N  measured seconds per latency cell (default 6)
+  --seconds N          measured seconds per throughput cell (default 4)
+  --warmup N           warm-up seconds per relay cell (default 1)
+  --latency-seconds N  measured seconds per latency cell (default 5)
   --rate N             offered messages/s of the latency cells (default 2000)
   --reps N             repetitions of the relay cells, median reported (default 3)
   --idle-steps LIST    idle connections per step (default 1000,5000,10000,15000,20000)
-  --hold N             seconds the top idle step is held (default 10)
+  --hold N             seconds the top idle step is held (default 5)
   --settle N           seconds before each RSS reading (default 2)
   --server-cpu N|none  CPU the servers (and Redis) are pinned to (default 0)
   --load-cpu N|none    CPU the load processes are pinned to (default the last CPU)
   --dir PATH           work directory (default the OS temp dir)
+  --cpu-prof DIR       run every server with node --cpu-prof, profiles in DIR/cell-<n>-<server>/
+                       (open them in Chrome DevTools; profiling slows the servers)
   --max-foreign-cpu N  redo a relay cell in which other processes used more than N% of one CPU
                        (default 25)
   --retries N          redo a disturbed cell at most N times (default 2)
@@ -113,6 +118,7 @@ export function parseOptions(argv: readonly string[]): SignalingBenchOptions {
       'server-cpu': { type: 'string' },
       'load-cpu': { type: 'string' },
       dir: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       'max-foreign-cpu': { type: 'string' },
       retries: { type: 'string' },
       'quiet-wait': { type: 'string' },
@@ -145,19 +151,20 @@ export function parseOptions(argv: readonly string[]): SignalingBenchOptions {
     pairs: number('pairs', values.pairs, quick ? 10 : 50),
     window: number('window', values.window, 16),
     offerWindow: number('offer-window', values['offer-window'], 1),
-    seconds: number('seconds', values.seconds, quick ? 2 : 5, { integer: false }),
-    warmupSeconds: number('warmup', values.warmup, quick ? 1 : 2, { integer: false, min: 0 }),
-    latencySeconds: number('latency-seconds', values['latency-seconds'], quick ? 3 : 6, {
+    seconds: number('seconds', values.seconds, quick ? 2 : 4, { integer: false }),
+    warmupSeconds: number('warmup', values.warmup, 1, { integer: false, min: 0 }),
+    latencySeconds: number('latency-seconds', values['latency-seconds'], quick ? 3 : 5, {
       integer: false,
     }),
     rate: number('rate', values.rate, 2000),
     reps: number('reps', values.reps, quick ? 1 : 3),
     idleSteps: steps,
-    holdSeconds: number('hold', values.hold, quick ? 2 : 10, { integer: false, min: 0 }),
+    holdSeconds: number('hold', values.hold, quick ? 2 : 5, { integer: false, min: 0 }),
     settleSeconds: number('settle', values.settle, quick ? 1 : 2, { integer: false, min: 0 }),
     serverCpu,
     loadCpu,
     dir: values.dir ?? tmpdir(),
+    cpuProfDir: values['cpu-prof'] === undefined ? null : path.resolve(values['cpu-prof']),
     maxForeignCpu: number('max-foreign-cpu', values['max-foreign-cpu'], 25, { integer: false }),
     retries: number('retries', values.retries, 2, { min: 0 }),
     quietWaitSeconds: number('quiet-wait', values['quiet-wait'], quick ? 10 : 60, {

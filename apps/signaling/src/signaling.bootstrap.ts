@@ -10,13 +10,28 @@ import {
 } from '@sscontrol/telemetry';
 import { SignalingModule } from './signaling.module.js';
 
-/** The `ws` adapter, with the frame cap from the configuration (`SIGNALING_MAX_FRAME_BYTES`). */
+/**
+ * The `ws` adapter, with the frame cap from the configuration (`SIGNALING_MAX_FRAME_BYTES`). The
+ * gateway reads frames itself (`parseClientFrame`, in order, per connection), so Nest's own
+ * message binding — an RxJS pipeline per socket that JSON-parses every frame a second time to
+ * find `@SubscribeMessage` handlers the gateway does not have — is not installed; nor is its
+ * per-socket error logger (a client's bad frame is the client's problem, not a log line).
+ */
 class SignalingWsAdapter extends WsAdapter {
   constructor(
     app: ConstructorParameters<typeof WsAdapter>[0],
     private readonly maxPayload: number,
   ) {
     super(app);
+  }
+
+  override bindMessageHandlers(): void {}
+
+  override bindErrorHandler(server: {
+    on(event: 'error', listener: (error: Error) => void): void;
+  }) {
+    server.on('error', (error) => this.logger.error(error));
+    return server;
   }
 
   override create(port: number, options: Record<string, unknown> = {}): unknown {

@@ -18,7 +18,9 @@ interface PeerEntry {
   seq: number;
   /** Highest seq dropped from the mailbox without an ack (0: none). */
   lost: number;
+  /** The mailbox is `mailbox[head..]`: entries before `head` are acknowledged or dropped. */
   mailbox: MailboxEntry[];
+  head: number;
 }
 
 interface SessionEntry {
@@ -127,17 +129,38 @@ export class MemoryState implements SignalingState {
     dataJson: string,
     mailboxSize: number,
   ): Promise<number | null> {
+    return this.deliverNow(to, sessionId, event, dataJson, mailboxSize);
+  }
+
+  /** {@link deliver}, synchronously (the gateway's fast path for relayed signals). */
+  deliverNow(
+    to: string,
+    sessionId: string,
+    event: string,
+    dataJson: string,
+    mailboxSize: number,
+  ): number | null {
     const p = this.peers.get(to);
     if (!p || p.record.sessionId !== sessionId) return null;
     const seq = ++p.seq;
     const frame = `{"event":${JSON.stringify(event)},"seq":${seq},"data":${dataJson}}`;
     p.mailbox.push({ seq, frame });
-    if (p.mailbox.length > mailboxSize) {
-      const dropped = p.mailbox.splice(0, p.mailbox.length - mailboxSize);
-      p.lost = dropped[dropped.length - 1]!.seq;
+    const kept = p.mailbox.length - p.head;
+    if (kept > mailboxSize) {
+      p.head += kept - mailboxSize;
+      p.lost = p.mailbox[p.head - 1]!.seq;
+      this.compact(p);
     }
     if (p.connected) this.onMessage({ kind: 'deliver', peerId: to, seq, frame });
     return seq;
+  }
+
+  /** Drops the mailbox entries before `head` once they are many (amortised O(1) per event). */
+  private compact(p: PeerEntry): void {
+    if (p.head > 64 && p.head * 2 > p.mailbox.length) {
+      p.mailbox = p.mailbox.slice(p.head);
+      p.head = 0;
+    }
   }
 
   async send(instance: string, message: InstanceMessage): Promise<void> {
@@ -145,20 +168,24 @@ export class MemoryState implements SignalingState {
   }
 
   async ack(peerId: string, seq: number): Promise<void> {
+    this.ackNow(peerId, seq);
+  }
+
+  ackNow(peerId: string, seq: number): void {
     const p = this.peers.get(peerId);
     if (!p) return;
-    let n = 0;
-    while (n < p.mailbox.length && p.mailbox[n]!.seq <= seq) n++;
-    if (n > 0) p.mailbox.splice(0, n);
+    while (p.head < p.mailbox.length && p.mailbox[p.head]!.seq <= seq) p.head++;
+    this.compact(p);
   }
 
   async readMailbox(peerId: string, afterSeq: number) {
     const p = this.peers.get(peerId);
     if (!p) return { entries: [], complete: false };
-    return {
-      entries: p.mailbox.filter((e) => e.seq > afterSeq),
-      complete: afterSeq >= p.lost,
-    };
+    const entries: MailboxEntry[] = [];
+    for (let i = p.head; i < p.mailbox.length; i++) {
+      if (p.mailbox[i]!.seq > afterSeq) entries.push(p.mailbox[i]!);
+    }
+    return { entries, complete: afterSeq >= p.lost };
   }
 
   async away(peerId: string, connectionId: string, until: number): Promise<boolean> {
@@ -240,6 +267,7 @@ export class MemoryState implements SignalingState {
       seq: 0,
       lost: 0,
       mailbox: [],
+      head: 0,
     });
     this.resumes.set(resumeHash, record.peerId);
   }

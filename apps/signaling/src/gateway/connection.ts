@@ -51,6 +51,9 @@ export class Connection {
   readonly offersFrom = new Set<string>();
   /** Messages are handled one at a time, in order. */
   queue: Promise<void> = Promise.resolve();
+  /** Requests queued or being handled (0: a relay may take the synchronous path). */
+  inFlight = 0;
+  private corked = false;
   /** Request ids being handled (a duplicate while pending is `out_of_order`). */
   readonly pendingIds = new Set<string>();
   /** ws refused a frame over the size limit (and closed the connection, 1009). */
@@ -75,8 +78,23 @@ export class Connection {
     this.sendRaw(JSON.stringify(message));
   }
 
+  /**
+   * Sends a frame. Frames sent within one turn of the event loop leave in one write: the TCP
+   * socket is corked until the turn ends (under load a socket gets acks and relayed events in
+   * bursts; one system call each would cost more than the rest of the relay).
+   */
   sendRaw(frame: string): void {
-    if (this.open) this.socket.send(frame);
+    if (!this.open) return;
+    const tcp = (this.socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (tcp && !this.corked) {
+      this.corked = true;
+      tcp.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        tcp.uncork();
+      });
+    }
+    this.socket.send(frame);
   }
 
   ack(id: string): void {

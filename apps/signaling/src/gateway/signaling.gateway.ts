@@ -33,6 +33,7 @@ import {
   type ServerMessageOf,
 } from '@sscontrol/protocol';
 import { LOGGER, Metrics } from '@sscontrol/telemetry';
+import { MemoryState } from '../cluster/memory-state.js';
 import { SIGNALING_STATE } from '../cluster/signaling-state.provider.js';
 import type {
   InstanceMessage,
@@ -79,6 +80,16 @@ const newPeerId = () => `p-${randomBytes(12).toString('base64url')}`;
 const grants = (token: VerifiedClientToken, sessionId: string) =>
   token.sessions.includes('*') || token.sessions.includes(sessionId);
 
+const RELAYED: ReadonlySet<string> = new Set([
+  'signal.offer',
+  'signal.answer',
+  'signal.candidate',
+  'control',
+]);
+type RelayMessage = ClientMessageOf<
+  'signal.offer' | 'signal.answer' | 'signal.candidate' | 'control'
+>;
+
 type Handler<E extends keyof Handlers> = (c: Connection, m: ClientMessageOf<E>) => Promise<void>;
 type Handlers = {
   [E in ClientEvent]: Handler<E>;
@@ -112,6 +123,9 @@ export class SignalingGateway
   private readonly closing = new Set<Promise<void>>();
   private draining = false;
   private readonly s: Config['signaling'];
+  /** The in-memory state, when this instance is alone: relays and pings then run synchronously. */
+  private readonly memory: MemoryState | null;
+  private readonly okCounters = new Map<string, { inc(): void }>();
 
   constructor(
     @Inject(KEYS) private readonly keys: KeysRuntime,
@@ -123,6 +137,7 @@ export class SignalingGateway
     @Inject(SignalingGuards) private readonly guards: SignalingGuards,
   ) {
     this.s = config.signaling;
+    this.memory = state instanceof MemoryState ? state : null;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -409,27 +424,112 @@ export class SignalingGateway
       c.error(m.data.id, ProtocolErrorCode.OutOfOrder, 'a request with this id is still pending');
       return;
     }
+    // Fast path: a relay or ping on an idle connection of a lone instance is handled right here,
+    // synchronously (still in order: nothing of this connection is queued before it).
+    if (this.memory && c.inFlight === 0 && (RELAYED.has(m.event) || m.event === 'ping')) {
+      try {
+        if (m.event === 'ping') this.pingNow(c, m, this.memory);
+        else this.relayNow(c, m as RelayMessage, this.memory);
+        this.countOk(m.event);
+      } catch (error) {
+        this.failed(c, m, error);
+      }
+      return;
+    }
     c.pendingIds.add(m.data.id);
+    c.inFlight++;
     c.queue = c.queue.then(() => this.handle(c, m));
   }
 
+  private countOk(event: string): void {
+    let counter = this.okCounters.get(event);
+    if (!counter) {
+      counter = this.metrics.messages.labels(event, 'ok');
+      this.okCounters.set(event, counter);
+    }
+    counter.inc();
+  }
+
+  private failed(c: Connection, m: ClientMessage, error: unknown): void {
+    if (error instanceof Refused) {
+      this.metrics.messages.inc({ event: m.event, outcome: error.code });
+      c.error(m.data.id, error.code, error.message);
+    } else {
+      this.metrics.messages.inc({ event: m.event, outcome: ProtocolErrorCode.InternalError });
+      this.logger.error({ err: error, connectionId: c.id, event: m.event }, 'request failed');
+      c.error(m.data.id, ProtocolErrorCode.InternalError, 'the request failed; retry later');
+    }
+  }
+
+  /** Checks a relayed message and builds what its recipient gets (`from` stamped here). */
+  private relayed(c: Connection, m: RelayMessage): { sessionId: string; data: string } {
+    const peer = this.requirePeer(c);
+    const to = m.data.to;
+    if (to === peer.peerId) refuse(ProtocolErrorCode.PeerNotFound, 'a peer cannot signal itself');
+    const from = `{"from":${JSON.stringify(peer.peerId)}`;
+    let data: string;
+    switch (m.event) {
+      case 'signal.offer':
+        data = `${from},"sdp":${JSON.stringify(m.data.sdp)}${
+          m.data.iceRestart !== undefined ? `,"iceRestart":${m.data.iceRestart}` : ''
+        }}`;
+        break;
+      case 'signal.answer':
+        if (!c.offersFrom.has(to)) {
+          refuse(ProtocolErrorCode.OutOfOrder, 'an answer needs an offer from that peer first');
+        }
+        data = `${from},"sdp":${JSON.stringify(m.data.sdp)}}`;
+        break;
+      case 'signal.candidate':
+        data = `${from},"candidate":${JSON.stringify(m.data.candidate)}}`;
+        break;
+      case 'control':
+        data = `${from},"payload":${JSON.stringify(m.data.payload)}}`;
+        break;
+    }
+    return { sessionId: peer.sessionId, data };
+  }
+
+  private relayNow(c: Connection, m: RelayMessage, memory: MemoryState): void {
+    const { sessionId, data } = this.relayed(c, m);
+    const seq = memory.deliverNow(m.data.to, sessionId, m.event, data, this.s.mailboxSize);
+    if (seq === null) refuse(ProtocolErrorCode.PeerNotFound, 'no such peer in this session');
+    if (m.event === 'signal.answer') c.offersFrom.delete(m.data.to);
+    c.ack(m.data.id);
+  }
+
+  private async relay(c: Connection, m: RelayMessage): Promise<void> {
+    const { sessionId, data } = this.relayed(c, m);
+    const seq = await this.state.deliver(m.data.to, sessionId, m.event, data, this.s.mailboxSize);
+    if (seq === null) refuse(ProtocolErrorCode.PeerNotFound, 'no such peer in this session');
+    if (m.event === 'signal.answer') c.offersFrom.delete(m.data.to);
+    c.ack(m.data.id);
+  }
+
+  private pong(c: Connection, id: string): void {
+    c.sendRaw(
+      `{"event":"pong","data":{"replyTo":${JSON.stringify(id)},"serverTime":"${new Date().toISOString()}"}}`,
+    );
+  }
+
+  private pingNow(c: Connection, m: ClientMessageOf<'ping'>, memory: MemoryState): void {
+    if (m.data.ack !== undefined && c.peer && m.data.ack > c.ackedSeq) {
+      c.ackedSeq = Math.min(m.data.ack, c.sentSeq);
+      memory.ackNow(c.peer.peerId, c.ackedSeq);
+    }
+    this.pong(c, m.data.id);
+  }
+
   private async handle(c: Connection, m: ClientMessage): Promise<void> {
-    const id = m.data.id;
     try {
       if (!c.open && m.event !== 'session.leave') return;
       await (this.handlers[m.event] as Handler<typeof m.event>)(c, m);
-      this.metrics.messages.inc({ event: m.event, outcome: 'ok' });
+      this.countOk(m.event);
     } catch (error) {
-      if (error instanceof Refused) {
-        this.metrics.messages.inc({ event: m.event, outcome: error.code });
-        c.error(id, error.code, error.message);
-      } else {
-        this.metrics.messages.inc({ event: m.event, outcome: ProtocolErrorCode.InternalError });
-        this.logger.error({ err: error, connectionId: c.id, event: m.event }, 'request failed');
-        c.error(id, ProtocolErrorCode.InternalError, 'the request failed; retry later');
-      }
+      this.failed(c, m, error);
     } finally {
-      c.pendingIds.delete(id);
+      c.pendingIds.delete(m.data.id);
+      c.inFlight--;
     }
   }
 
@@ -440,21 +540,10 @@ export class SignalingGateway
     'session.end': (c, m) => this.end(c, m),
     'join.accept': (c, m) => this.accept(c, m),
     'join.deny': (c, m) => this.deny(c, m),
-    'signal.offer': (c, m) =>
-      this.relay(c, m.data.id, m.data.to, 'signal.offer', {
-        sdp: m.data.sdp,
-        ...(m.data.iceRestart !== undefined ? { iceRestart: m.data.iceRestart } : {}),
-      }),
-    'signal.answer': async (c, m) => {
-      if (!c.offersFrom.has(m.data.to)) {
-        refuse(ProtocolErrorCode.OutOfOrder, 'an answer needs an offer from that peer first');
-      }
-      await this.relay(c, m.data.id, m.data.to, 'signal.answer', { sdp: m.data.sdp });
-      c.offersFrom.delete(m.data.to);
-    },
-    'signal.candidate': (c, m) =>
-      this.relay(c, m.data.id, m.data.to, 'signal.candidate', { candidate: m.data.candidate }),
-    control: (c, m) => this.relay(c, m.data.id, m.data.to, 'control', { payload: m.data.payload }),
+    'signal.offer': (c, m) => this.relay(c, m),
+    'signal.answer': (c, m) => this.relay(c, m),
+    'signal.candidate': (c, m) => this.relay(c, m),
+    control: (c, m) => this.relay(c, m),
     'token.refresh': (c, m) => this.refreshToken(c, m),
     'turn.refresh': async (c, m) => {
       const peer = this.requirePeer(c);
@@ -474,9 +563,7 @@ export class SignalingGateway
         c.ackedSeq = Math.min(m.data.ack, c.sentSeq);
         await this.state.ack(c.peer.peerId, c.ackedSeq);
       }
-      c.sendRaw(
-        `{"event":"pong","data":{"replyTo":${JSON.stringify(m.data.id)},"serverTime":"${new Date().toISOString()}"}}`,
-      );
+      this.pong(c, m.data.id);
     },
     'session.resume': (c, m) => this.resume(c, m),
   };
@@ -1119,20 +1206,6 @@ export class SignalingGateway
         await this.push(p.peerId, sessionId, 'session.ended', { sessionId, reason });
     }
     await this.state.endSession(sessionId);
-  }
-
-  private async relay(
-    c: Connection,
-    id: string,
-    to: string,
-    event: 'signal.offer' | 'signal.answer' | 'signal.candidate' | 'control',
-    data: Record<string, unknown>,
-  ): Promise<void> {
-    const peer = this.requirePeer(c);
-    if (to === peer.peerId) refuse(ProtocolErrorCode.PeerNotFound, 'a peer cannot signal itself');
-    const delivered = await this.push(to, peer.sessionId, event, { from: peer.peerId, ...data });
-    if (!delivered) refuse(ProtocolErrorCode.PeerNotFound, 'no such peer in this session');
-    c.ack(id);
   }
 
   private async refreshToken(c: Connection, m: ClientMessageOf<'token.refresh'>): Promise<void> {
