@@ -8,7 +8,6 @@ import { createSecretKey, randomBytes, webcrypto, type KeyObject } from 'node:cr
 import {
   cpSync,
   existsSync,
-  mkdirSync,
   mkdtempSync,
   readFileSync,
   rmSync,
@@ -36,6 +35,7 @@ import {
 } from '@sscontrol/keys';
 import { log, parseOnly, runBench, spawnCell } from './cell-process.js';
 import { closedLoop, type LoopResult } from './closed-loop.js';
+import { publishBenchResults } from './publish.js';
 import { startCpuAccounting, waitForQuiet, type CpuShare } from './cpu-usage.js';
 
 /** The cells, in the order the report lists them. */
@@ -1007,20 +1007,6 @@ function renderMarkdown(results: KeysBenchResults): string {
   return lines.join('\n');
 }
 
-/** Replaces the keys section of `file` (appending the markers when missing); nothing else. */
-function writeDocSection(file: string, markdown: string): void {
-  const section = `${DOC_BEGIN}\n\n${markdown.trim()}\n\n${DOC_END}`;
-  mkdirSync(path.dirname(file), { recursive: true });
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const begin = current.indexOf(DOC_BEGIN);
-  const end = current.indexOf(DOC_END);
-  const next =
-    begin >= 0 && end > begin
-      ? `${current.slice(0, begin)}${section}${current.slice(end + DOC_END.length)}`
-      : `${current.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, next);
-}
-
 function commandLines(argv: readonly string[]): { npm: string; node: string } {
   const args = argv
     .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`))
@@ -1079,22 +1065,16 @@ async function main(): Promise<number> {
     runs,
     discardedRuns: discarded,
   };
-  // Loaded here only: the report module pulls in the event-store contenders' drivers.
-  const { formatMarkdown } = await import('./report.js');
-  const markdown = await formatMarkdown(
-    renderMarkdown(results),
-    path.join(ROOT, 'docs', 'benchmarks.md'),
-  );
-  process.stdout.write(`${markdown}\n`);
-  const resultsDir = path.join(ROOT, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const jsonFile = path.join(resultsDir, `keys-${startedAt.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
-  log(`raw results: ${path.relative(ROOT, jsonFile)}`);
-  if (options.writeDocs) {
-    writeDocSection(path.join(ROOT, 'docs', 'benchmarks.md'), markdown);
-    log('updated docs/benchmarks.md');
-  }
+  await publishBenchResults({
+    root: ROOT,
+    name: 'keys',
+    startedAt,
+    results,
+    markdown: renderMarkdown(results),
+    writeDocs: options.writeDocs,
+    markers: { begin: DOC_BEGIN, end: DOC_END },
+    log,
+  });
   return runs.some((r) => r.error !== undefined) ? 1 : 0;
 }
 

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { format, resolveConfig } from 'prettier';
+import { formatMarkdown } from './publish.js';
 import type { BenchEvent } from './audit-event.js';
 import { CONTENDER_LABELS } from './append-contenders.js';
 import type { BenchOptions, Contender, VerifyBackend } from './bench-options.js';
@@ -323,10 +323,7 @@ export function renderMarkdown(results: BenchResults): string {
 }
 
 /** Formats markdown as the repository's prettier settings would (padded tables). */
-export async function formatMarkdown(markdown: string, file: string): Promise<string> {
-  const config = (await resolveConfig(file)) ?? {};
-  return format(markdown, { ...config, parser: 'markdown' });
-}
+export { formatMarkdown };
 
 /** Replaces the generated section of `file` (creating the file, or the markers, when missing). */
 export async function writeDocSection(file: string, markdown: string): Promise<void> {

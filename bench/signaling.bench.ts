@@ -4,21 +4,13 @@
 //   npm run bench:signaling -- [--quick] [--only LIST] [--measure LIST] [--no-docs] …
 // Every server runs in a fresh process per cell, pinned to one CPU; the load runs in separate
 // processes pinned to the other. See bench/signaling/README.md.
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadTestEnvironment } from '@sscontrol/config';
 import { log, runBench, spawnCell } from './cell-process.js';
+import { publishBenchResults } from './publish.js';
 import { waitForQuiet } from './cpu-usage.js';
 import { runIdleCell } from './signaling/idle-cell.js';
 import { parseOptions, type SignalingBenchOptions } from './signaling/options.js';
@@ -526,22 +518,17 @@ async function main(): Promise<number> {
     discardedRelay: relay.discarded,
     idle,
   };
-  const { renderMarkdown, writeDocSection } = await import('./signaling/report.js');
-  const { formatMarkdown } = await import('./report.js');
-  const markdown = await formatMarkdown(
-    renderMarkdown(results),
-    path.join(ROOT, 'docs', 'benchmarks.md'),
-  );
-  process.stdout.write(`${markdown}\n`);
-  const resultsDir = path.join(ROOT, 'bench', 'results');
-  mkdirSync(resultsDir, { recursive: true });
-  const jsonFile = path.join(resultsDir, `signaling-${startedAt.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(jsonFile, `${JSON.stringify(results, null, 2)}\n`);
-  log(`raw results: ${path.relative(ROOT, jsonFile)}`);
-  if (options.writeDocs) {
-    writeDocSection(path.join(ROOT, 'docs', 'benchmarks.md'), markdown);
-    log('updated docs/benchmarks.md');
-  }
+  const { DOC_BEGIN, DOC_END, renderMarkdown } = await import('./signaling/report.js');
+  await publishBenchResults({
+    root: ROOT,
+    name: 'signaling',
+    startedAt,
+    results,
+    markdown: renderMarkdown(results),
+    writeDocs: options.writeDocs,
+    markers: { begin: DOC_BEGIN, end: DOC_END },
+    log,
+  });
   const failed =
     relay.runs.some((r) => r.error !== undefined || (r.result?.errors ?? 0) > 0) ||
     idle.some((r) => r.error !== undefined);

@@ -1,7 +1,5 @@
 // The report of `bench:signaling`: markdown for stdout and docs/benchmarks.md (between its
 // markers), from the results saved as JSON under bench/results/.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { IdleCellResult } from './idle-cell.js';
 import type { Measurement, SignalingBenchOptions } from './options.js';
 import type { CpuWindow } from './proc-stats.js';
@@ -513,18 +511,4 @@ export function renderMarkdown(results: SignalingBenchResults): string {
   }
   lines.push('', '</details>', '');
   return lines.join('\n');
-}
-
-/** Replaces the signaling section of `file` (appending the markers when missing); nothing else. */
-export function writeDocSection(file: string, markdown: string): void {
-  const section = `${DOC_BEGIN}\n\n${markdown.trim()}\n\n${DOC_END}`;
-  mkdirSync(path.dirname(file), { recursive: true });
-  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const begin = current.indexOf(DOC_BEGIN);
-  const end = current.indexOf(DOC_END);
-  const next =
-    begin >= 0 && end > begin
-      ? `${current.slice(0, begin)}${section}${current.slice(end + DOC_END.length)}`
-      : `${current.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, next);
 }
