@@ -278,23 +278,20 @@ export const SessionOpenedEvent = event('session.opened', {
   maxPeers: z.int().min(MIN_PEERS).max(MAX_PEERS),
   iceServers,
 });
-/** Answer to `session.join`: admitted, with the peers already there. */
-export const SessionJoinedEvent = event('session.joined', {
+/** What a client learns when it is (back) in a session. */
+const membership = {
   replyTo: requestId,
   sessionId,
   peerId,
   maxPeers: z.int().min(MIN_PEERS).max(MAX_PEERS),
   peers: z.array(peerInfo).max(MAX_PEERS),
   iceServers,
-});
+};
+/** Answer to `session.join`: admitted, with the peers already there. */
+export const SessionJoinedEvent = event('session.joined', membership);
 /** Answer to `session.resume`: the session is back; the missed events (`redelivered`) follow. */
 export const SessionResumedEvent = event('session.resumed', {
-  replyTo: requestId,
-  sessionId,
-  peerId,
-  maxPeers: z.int().min(MIN_PEERS).max(MAX_PEERS),
-  peers: z.array(peerInfo).max(MAX_PEERS),
-  iceServers,
+  ...membership,
   redelivered: z.int().min(0),
 });
 /** To the other peers of a session: someone joined. */

@@ -51,10 +51,11 @@ export class Connection {
   readonly offersFrom = new Set<string>();
   /** Messages are handled one at a time, in order. */
   queue: Promise<void> = Promise.resolve();
-  /** Requests queued or being handled (0: a relay may take the synchronous path). */
-  inFlight = 0;
   private corked = false;
-  /** Request ids being handled (a duplicate while pending is `out_of_order`). */
+  /**
+   * Request ids queued or being handled (a duplicate while pending is `out_of_order`; none: a relay
+   * may take the synchronous path).
+   */
   readonly pendingIds = new Set<string>();
   /** ws refused a frame over the size limit (and closed the connection, 1009). */
   frameTooLarge = false;

@@ -426,7 +426,7 @@ export class SignalingGateway
     }
     // Fast path: a relay or ping on an idle connection of a lone instance is handled right here,
     // synchronously (still in order: nothing of this connection is queued before it).
-    if (this.memory && c.inFlight === 0 && (RELAYED.has(m.event) || m.event === 'ping')) {
+    if (this.memory && c.pendingIds.size === 0 && (RELAYED.has(m.event) || m.event === 'ping')) {
       try {
         if (m.event === 'ping') this.pingNow(c, m, this.memory);
         else this.relayNow(c, m as RelayMessage, this.memory);
@@ -437,7 +437,6 @@ export class SignalingGateway
       return;
     }
     c.pendingIds.add(m.data.id);
-    c.inFlight++;
     c.queue = c.queue.then(() => this.handle(c, m));
   }
 
@@ -529,7 +528,6 @@ export class SignalingGateway
       this.failed(c, m, error);
     } finally {
       c.pendingIds.delete(m.data.id);
-      c.inFlight--;
     }
   }
 
