@@ -853,6 +853,17 @@ export class SignalingGateway
       turn = await this.issueTurn(peer.subject, session.sessionId, peer.peerId, context);
     } catch (error) {
       await this.state.remove(peer.peerId);
+      // The replaced peer is already gone from the state and cannot be put back as it was: its
+      // connection must not stay bound to a peer that no longer exists. It reconnects and joins.
+      if (replaced) {
+        await this.state.send(replaced.instance, {
+          kind: 'close',
+          connectionId: replaced.connectionId,
+          code: CloseCode.AuditUnavailable,
+          reason: 'audit_unavailable',
+          unbind: true,
+        });
+      }
       throw error;
     }
     if (replaced) {
